@@ -1,0 +1,118 @@
+"""Engines are plugins: one small protocol, found through the entry point group
+``indextts_dub.engines`` (as OpenTimelineIO finds its adapters).
+
+A third-party engine registers in its own ``pyproject.toml``::
+
+    [project.entry-points."indextts_dub.engines"]
+    myengine = "my_package.engine:MyEngine"
+
+``MyEngine.describe()`` must be cheap (no model load); ``MyEngine(**options)`` loads the
+model; ``engine.synthesize(request)`` speaks one line.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+GROUP = "indextts_dub.engines"
+
+# engines this package ships, so a source checkout works without an install
+_BUILTIN = {"kokoro": "indextts_dub.engines.kokoro:KokoroEngine"}
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """One voice an engine offers by name."""
+
+    id: str
+    languages: tuple[str, ...] = ()
+    gender: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine can do, known without loading its model."""
+
+    name: str
+    version: str
+    sample_rate: int                    # Hz of the audio synthesize() returns
+    languages: tuple[str, ...]
+    voices: tuple[VoiceInfo, ...]
+    native_speed: bool                  # honours Request.speed
+    speed_range: tuple[float, float] = (0.75, 1.25)
+    exact_length: bool = False          # honours Request.target_samples
+    emotion: bool = False               # honours Request.emotion
+    reference_voice: bool = False       # takes a reference clip as a voice
+    model_id: str = ""                  # checksum or name of the weights, for caches
+
+    def voice_ids(self) -> list[str]:
+        return [v.id for v in self.voices]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One line to speak. ``text`` is already normalised for speech (see ``textnorm``)."""
+
+    text: str
+    voice: str
+    language: str = "en"
+    speed: float = 1.0                  # >1 faster; engines without native speed ignore it
+    target_samples: int | None = None   # at the engine's sample rate, for exact-length engines
+    emotion: dict[str, Any] | None = None
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Engine(Protocol):
+    info: EngineInfo
+
+    def synthesize(self, request: Request) -> np.ndarray:
+        """Mono float32 audio in [-1, 1] at ``info.sample_rate``."""
+        ...
+
+
+class EngineError(RuntimeError):
+    """An engine cannot load or run; the message says what to install or fix."""
+
+
+def _entry_points() -> dict[str, Any]:
+    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+    return found
+
+
+def available() -> list[str]:
+    """Names of every engine that can be loaded here."""
+    return sorted(set(_BUILTIN) | set(_entry_points()))
+
+
+def engine_class(name: str):
+    eps = _entry_points()
+    if name in eps:
+        return eps[name].load()
+    if name in _BUILTIN:
+        import importlib
+
+        module, _, attr = _BUILTIN[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+    raise EngineError(f"unknown engine {name!r}; installed engines: {', '.join(available())}")
+
+
+def describe(name: str) -> EngineInfo:
+    """The engine's capabilities and voices without loading its model."""
+    return engine_class(name).describe()
+
+
+_loaded: dict[tuple, Engine] = {}
+
+
+def load(name: str, **options: Any) -> Engine:
+    """Load an engine once per process and options; later calls return the same object."""
+    key = (name, tuple(sorted((k, repr(v)) for k, v in options.items())))
+    if key not in _loaded:
+        _loaded[key] = engine_class(name)(**options)
+    return _loaded[key]

