@@ -7,6 +7,7 @@ end, and lines split into Han and Latin runs for engines that phonemize per lang
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -24,11 +25,7 @@ _TONE_MARKS = {
     "ǖ": ("ü", 1), "ǘ": ("ü", 2), "ǚ": ("ü", 3), "ǜ": ("ü", 4),
     "ḿ": ("m", 2), "ń": ("n", 2), "ň": ("n", 3), "ǹ": ("n", 4),
 }
-_PINYIN_SYLLABLE = re.compile(r"^(?:[bpmfdtnlgkhjqxrzcsyw]|zh|ch|sh)?[aeiouüvmn][a-zü]{0,4}$")
-
-
-def pinyin_to_tone3(syllable: str) -> str | None:
-    """``chóng`` / ``chong2`` / ``lü4`` / ``lv4`` -> ``chong2`` / ``lü4``; None if it is not pinyin."""
+def _split_tone(syllable: str) -> tuple[str, int | None] | None:
     s = unicodedata.normalize("NFC", syllable.strip().lower())
     tone = None
     if s and s[-1] in "12345":
@@ -43,10 +40,29 @@ def pinyin_to_tone3(syllable: str) -> str | None:
             out += base
         else:
             out += ch
-    out = out.replace("v", "ü")
-    if not _PINYIN_SYLLABLE.match(out):
+    return out.replace("v", "ü"), tone
+
+
+@functools.lru_cache(maxsize=1)
+def _syllables() -> frozenset[str]:
+    """Every toneless syllable pypinyin knows a character for (about 430)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    found = set()
+    for readings in pinyin_dict.values():
+        for r in readings.split(","):
+            split = _split_tone(r)
+            if split:
+                found.add(split[0])
+    return frozenset(found)
+
+
+def pinyin_to_tone3(syllable: str) -> str | None:
+    """``chóng`` / ``chong2`` / ``lü4`` / ``lv4`` -> ``chong2`` / ``lü4``; None if it is not pinyin."""
+    split = _split_tone(syllable)
+    if split is None or split[0] not in _syllables():
         return None
-    return f"{out}{tone or 5}"
+    return f"{split[0]}{split[1] or 5}"
 
 
 _INLINE_PINYIN = re.compile(f"([{HAN}])\\s*[(（]\\s*([A-Za-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüḿńňǹ]+[1-5]?)\\s*[)）]")
