@@ -12,7 +12,7 @@ from typing import Any
 from .casting import Skipped
 from .fit import Clip
 from .plan import Plan
-from .timebase import SAMPLE_RATE, samples_to_ms, timecode
+from .timebase import SAMPLE_RATE, timecode
 
 
 @dataclass
@@ -129,6 +129,3 @@ def summary_text(clips: list[Clip], skipped: list[Skipped], warnings: list[str],
         out.append(f"  {name:9s} {path}")
     return "\n".join(out)
 
-
-def spill_ms(clip: Clip) -> float:
-    return samples_to_ms(max(0, clip.end - clip.line.cue.end))
