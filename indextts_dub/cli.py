@@ -6,6 +6,7 @@ engine could not load or run; 130 interrupted. Nothing is left half-written on f
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from . import __version__
@@ -36,18 +37,60 @@ def _progress_bar(quiet: bool):
     return update, close
 
 
+def parse_size(text: str) -> int:
+    """``2G``, ``500M``, ``1.5GB``, ``123456`` -> bytes."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)[iI]?[bB]?\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 500M, 2G)")
+    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2).upper() or " "))
+
+
+def _dub_kwargs(args: argparse.Namespace) -> dict:
+    cache = False if args.no_cache else args.cache
+    return dict(cast=args.cast, video=args.video, out=args.output, engine=args.engine, voice=args.voice,
+                encoding=args.encoding, fill=args.fill, allow_overlap=args.allow_overlap,
+                speed_bounds=(args.speed_min, args.speed_max), cache=cache)
+
+
 def _cmd_dub(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        from .pipeline import dry_run
+
+        decisions = dry_run(args.subtitles, **_dub_kwargs(args))
+        for d in decisions:
+            print(f"{d.line:4d}  {d.action:10s} {d.character[:14]:14s} {d.text[:40]:40s}  {d.why}")
+        counts = {a: sum(d.action == a for d in decisions) for a in ("synthesize", "re-fit", "reuse")}
+        print(f"would synthesize {counts['synthesize']}, re-fit {counts['re-fit']}, reuse {counts['reuse']} "
+              f"of {len(decisions)} lines")
+        return 0
     from .pipeline import dub
 
     progress, close = _progress_bar(args.quiet)
     try:
-        result = dub(args.subtitles, cast=args.cast, video=args.video, out=args.output, engine=args.engine,
-                     voice=args.voice, encoding=args.encoding, fill=args.fill,
-                     allow_overlap=args.allow_overlap, speed_bounds=(args.speed_min, args.speed_max),
+        result = dub(args.subtitles, **_dub_kwargs(args), cache_limit=args.cache_size, wait=args.wait,
                      progress=progress)
     finally:
         close()
     print(result.summary)
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    import time
+
+    from .pipeline import open_cache
+
+    cache = open_cache(args.cache, args.output)
+    if args.action == "info":
+        info = cache.info()
+        when = (lambda t: time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "-")
+        print(f"{info.root}: {info.files} takes of {info.lines} lines, {info.bytes / 1024 ** 2:.1f} MiB; "
+              f"least recently used {when(info.oldest)}, most recently {when(info.newest)}")
+    elif args.action == "prune":
+        removed, freed = cache.prune(args.max_size)
+        print(f"removed {removed} takes ({freed / 1024 ** 2:.1f} MiB); {cache.info().bytes / 1024 ** 2:.1f} MiB left")
+    else:
+        print(f"removed {cache.clear()} takes from {cache.root}")
     return 0
 
 
@@ -87,8 +130,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="accept one character's cues overlapping (the earlier line is fitted to end first)")
     d.add_argument("--speed-min", type=float, default=0.75, help="slowest engine speed (default 0.75)")
     d.add_argument("--speed-max", type=float, default=1.25, help="fastest engine speed (default 1.25)")
+    d.add_argument("--cache", help="take cache folder (default: OUTPUT/.indextts-dub-cache)")
+    d.add_argument("--no-cache", action="store_true", help="keep no takes between runs")
+    d.add_argument("--cache-size", type=parse_size, default=None,
+                   help="evict least recently used takes beyond this size (default 2G)")
+    d.add_argument("--dry-run", action="store_true",
+                   help="print which lines would be synthesized, re-fitted or reused, and why; write nothing")
+    d.add_argument("--wait", action="store_true", help="if another run is writing OUTPUT, wait for it")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_dub)
+
+    c = sub.add_parser("cache", help="inspect or trim the take cache")
+    c.add_argument("action", choices=("info", "prune", "clear"))
+    c.add_argument("-o", "--output", default="out", help="project output folder whose cache to use (default: out)")
+    c.add_argument("--cache", help="a cache folder instead of OUTPUT/.indextts-dub-cache")
+    c.add_argument("--max-size", type=parse_size, default=None, help="with prune: the size to trim to (default 2G)")
+    c.set_defaults(func=_cmd_cache)
 
     e = sub.add_parser("engines", help="list installed engines and their voices")
     e.set_defaults(func=_cmd_engines)

@@ -26,9 +26,10 @@ class Clip:
     residual: float            # stretch factor after the engine (1.0 none, >1 compressed)
     natural: int               # natural speech length, samples
     speech: int                # speech length inside the clip, samples
-    passes: int                # synthesis passes this line cost
+    passes: int                # renders the speed solve went through
     reason: str
     warnings: list[str] = field(default_factory=list)
+    take: str = ""             # content key of the take (see cache.py)
 
     @property
     def length(self) -> int:
@@ -47,7 +48,8 @@ def fit(take: Take, entry: PlanEntry, line: Line) -> Clip:
     if n == 0:
         warnings.append("the engine returned silence for this line")
         x = np.zeros(entry.slot, np.float32)
-        return Clip(line, entry.start, x, take.speed, 1.0, entry.natural, 0, take.passes, reason, warnings)
+        return Clip(line, entry.start, x, take.speed, 1.0, entry.natural, 0, take.passes, reason,
+                    warnings=warnings, take=take.content)
     if n <= entry.slot:
         length, speech, residual = entry.slot, n, 1.0
         x = audio.fit_length(take.audio, length, SAMPLE_RATE)
@@ -68,4 +70,4 @@ def fit(take: Take, entry: PlanEntry, line: Line) -> Clip:
         warnings.append(f"compressed x{residual:.2f} after the engine's fastest speed ({over:.0f} ms too long "
                         f"for the room before the next line)")
     return Clip(line, entry.start, np.asarray(x, np.float32), take.speed, residual, entry.natural, speech,
-                take.passes, reason, warnings)
+                take.passes, reason, warnings=warnings, take=take.content)

@@ -22,8 +22,9 @@ from .cues import read_cues
 from .errors import DubError, Problems
 from .fit import Clip, fit
 from .plan import SPEED_BOUNDS, Plan, plan as make_plan
+from .cache import DIRNAME as CACHE_DIRNAME, TakeCache
 from .staging import Staging
-from .synthesis import Synthesizer
+from .synthesis import NotCached, Synthesizer
 from .timebase import SAMPLE_RATE, timecode
 
 MIX_PEAK_DB = -1.0
@@ -62,49 +63,86 @@ def _file_names(characters: list[str]) -> dict[str, str]:
     return names
 
 
+@dataclass
+class Inputs:
+    """What the first stages made of the user's files (plain data)."""
+
+    cues: list
+    cast: Cast
+    info: engines.EngineInfo
+    engine_name: str
+    video: media.VideoInfo | None
+    casting: Casting
+
+
+def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None, *,
+                engine: str | None = None, voice: str | None = None, encoding: str | None = None,
+                allow_overlap: bool = False) -> Inputs:
+    """Cues, cast, engine description, video facts and cast lines; every input problem raises here."""
+    cues = read_cues(subtitles, encoding)
+    the_cast = load_cast(cast) if cast is not None else Cast(file="<no casting file>", engine=engine or "kokoro",
+                                                               default_voice=voice)
+    engine_name = engine or the_cast.engine
+    try:
+        info = engines.describe(engine_name)
+    except engines.EngineError as exc:
+        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
+    if the_cast.default_voice is None and not the_cast.characters:
+        the_cast = Cast(the_cast.file, engine_name, voice or info.voice_ids()[0])
+    video_info = media.probe(video) if video is not None else None
+    casting = cast_lines(cues, the_cast, info, allow_overlap=allow_overlap)
+    if not casting.lines:
+        raise DubError.at(subtitles, None, None, "no cue has anything to say: "
+                          + "; ".join(f"line {s.cue.line}: {s.reason}" for s in casting.skipped[:5]))
+    if video_info is not None:
+        problems = Problems()
+        for ln in casting.lines:
+            if ln.cue.start >= video_info.duration:
+                problems.add(ln.cue.file, ln.cue.line, "start",
+                             f"starts at {timecode(ln.cue.start)}, after the video ends ({timecode(video_info.duration)})")
+        problems.raise_if_any()
+    return Inputs(cues, the_cast, info, engine_name, video_info, casting)
+
+
+def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: int | None = None) -> TakeCache | None:
+    """``None``: the project's own cache in ``<out>/.indextts-dub-cache``; a path: that folder; ``False``: none."""
+    if cache is False:
+        return None
+    root = Path(out) / CACHE_DIRNAME if cache in (None, True) else Path(cache)
+    return TakeCache(root, limit_bytes) if limit_bytes else TakeCache(root)
+
+
+def _engine_loader(inp: Inputs):
+    def load():
+        try:
+            return engines.load(inp.engine_name)
+        except engines.EngineError as exc:
+            raise DubError.at(inp.cast.file, inp.cast.lines.get("engine"), "engine", str(exc)) from None
+    return load
+
+
 def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
         out: str | Path = "out", *, engine: str | None = None, voice: str | None = None,
         encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
-        speed_bounds: tuple[float, float] = SPEED_BOUNDS, progress: Progress | None = None) -> DubResult:
+        speed_bounds: tuple[float, float] = SPEED_BOUNDS, cache: str | Path | bool | None = None,
+        cache_limit: int | None = None, wait: bool = False, progress: Progress | None = None) -> DubResult:
     """Dub a subtitle file: speak every line with its character's voice, fit it to its
     slot, and write clips, stems, the mix, the timeline, the plan and (with a video) the
     muxed video into ``out``. Raises :class:`DubError` for bad input, before writing anything.
+
+    Takes are kept in a cache (``<out>/.indextts-dub-cache`` unless ``cache`` names another
+    folder, or ``cache=False``): a re-run speaks only lines whose content changed, and a
+    run that was killed resumes where it stopped.
     """
     t_start = time.perf_counter()
-    lo, hi = speed_bounds
-    if not 0 < lo <= 1 <= hi:
-        raise DubError.at(None, None, "--speed", f"speed bounds must satisfy 0 < min <= 1 <= max (got {lo}, {hi})")
-    staging = Staging(out)
+    lo, hi = _check_bounds(speed_bounds)
+    staging = Staging(out, wait=wait)
     try:
-        cues = read_cues(subtitles, encoding)
-        the_cast = load_cast(cast) if cast is not None else Cast(file="<no casting file>", engine=engine or "kokoro",
-                                                                   default_voice=voice)
-        engine_name = engine or the_cast.engine
-        try:
-            info = engines.describe(engine_name)
-        except engines.EngineError as exc:
-            raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
-        if the_cast.default_voice is None and not the_cast.characters:
-            the_cast = Cast(the_cast.file, engine_name, voice or info.voice_ids()[0])
-        video_info = media.probe(video) if video is not None else None
-        casting = cast_lines(cues, the_cast, info, allow_overlap=allow_overlap)
-        if not casting.lines:
-            raise DubError.at(subtitles, None, None, "no cue has anything to say: "
-                              + "; ".join(f"line {s.cue.line}: {s.reason}" for s in casting.skipped[:5]))
-        if video_info is not None:
-            problems = Problems()
-            for ln in casting.lines:
-                if ln.cue.start >= video_info.duration:
-                    problems.add(ln.cue.file, ln.cue.line, "start",
-                                 f"starts at {timecode(ln.cue.start)}, after the video ends ({timecode(video_info.duration)})")
-            problems.raise_if_any()
-        lines = casting.lines
-
-        try:
-            eng = engines.load(engine_name)
-        except engines.EngineError as exc:
-            raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
-        synth = Synthesizer(eng)
+        inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
+                          allow_overlap=allow_overlap)
+        lines, video_info, info = inp.casting.lines, inp.video, inp.info
+        take_cache = open_cache(cache, out, cache_limit)
+        synth = Synthesizer(info, _engine_loader(inp), take_cache)
         naturals = {}
         for i, ln in enumerate(lines):
             naturals[ln.index] = synth.natural(ln)
@@ -126,15 +164,98 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
 
         programme = video_info.duration if video_info else max(
             max(c.end for c in clips), max(ln.cue.end for ln in lines))
-        facts = _deliver(staging, clips, lines, the_plan, casting, programme, video_info, info, subtitles, synth)
+        facts = _deliver(staging, clips, lines, the_plan, inp.casting, programme, video_info, info, subtitles,
+                         synth)
         facts.wall_seconds = time.perf_counter() - t_start
         placed = staging.commit()
+        if take_cache is not None:
+            take_cache.prune()
     except BaseException:
         staging.abort()
         raise
     files = {p.name: p for p in placed}
-    summary = report.summary_text(clips, casting.skipped, casting.warnings, facts)
-    return DubResult(Path(out), clips, the_plan, casting, facts, summary, files)
+    summary = report.summary_text(clips, inp.casting.skipped, inp.casting.warnings, facts)
+    return DubResult(Path(out), clips, the_plan, inp.casting, facts, summary, files)
+
+
+def _check_bounds(speed_bounds: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = speed_bounds
+    if not 0 < lo <= 1 <= hi:
+        raise DubError.at(None, None, "--speed", f"speed bounds must satisfy 0 < min <= 1 <= max (got {lo}, {hi})")
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a re-run would do with one line, and why (``--dry-run``)."""
+
+    line: int
+    character: str
+    text: str
+    action: str         # "reuse", "re-fit" or "synthesize"
+    why: str
+
+
+def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
+            out: str | Path = "out", *, engine: str | None = None, voice: str | None = None,
+            encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
+            speed_bounds: tuple[float, float] = SPEED_BOUNDS, cache: str | Path | bool | None = None,
+            **_ignored) -> list[Decision]:
+    """What :func:`dub` would re-synthesize, re-fit or reuse, judged from the take cache and
+    the previous run's ``plan.json``; writes nothing and never loads the engine."""
+    lo, hi = _check_bounds(speed_bounds)
+    inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
+                      allow_overlap=allow_overlap)
+    lines = inp.casting.lines
+    synth = Synthesizer(inp.info, _engine_loader(inp), open_cache(cache, out), offline=True)
+    previous = report.read_previous(Path(out) / "plan.json")
+    naturals: dict[int, int] = {}
+    missing: set[int] = set()
+    for ln in lines:
+        try:
+            naturals[ln.index] = synth.natural(ln).samples
+        except NotCached:
+            missing.add(ln.index)
+            prev = previous.get((ln.cue.file, ln.cue.line)) or {}
+            naturals[ln.index] = prev.get("natural_samples") or ln.cue.length   # an estimate, to plan the rest
+    the_plan = make_plan(lines, naturals, inp.video.duration if inp.video else None, bounds=(lo, hi), fill=fill)
+    out_list = []
+    for ln, entry in zip(lines, the_plan.entries):
+        prev = previous.get((ln.cue.file, ln.cue.line))
+        content = synth.content(ln)
+        if prev is None:
+            change = "new line"
+        elif prev.get("speech") != ln.speech:
+            change = f"text changed (was {prev.get('speech')!r})"
+        elif prev.get("voice") != ln.voice:
+            change = f"voice changed (was {prev.get('voice')})"
+        elif prev.get("take") != content:
+            change = "engine or rendering changed"
+        else:
+            change = ""
+        if ln.index in missing:
+            out_list.append(Decision(ln.index, ln.character, ln.text, "synthesize",
+                                     change or "no stored take for this content"))
+            continue
+        speed_note = ""
+        if abs(entry.speed - 1.0) > 1e-6:
+            try:
+                take = synth.at_target(ln, synth.natural(ln), entry.speed, entry.target, (lo, hi))
+                speed_note = f" (stored take at speed {take.speed:.3f})"
+            except NotCached:
+                out_list.append(Decision(ln.index, ln.character, ln.text, "synthesize",
+                                         f"needs {entry.speed:.3f}x and no stored take is within tolerance"))
+                continue
+        if change:
+            out_list.append(Decision(ln.index, ln.character, ln.text, "re-fit",
+                                     f"{change}; its take is stored{speed_note}"))
+        elif prev.get("clip", {}).get("start") == entry.start and prev.get("slot", {}).get("length") == ln.cue.length:
+            out_list.append(Decision(ln.index, ln.character, ln.text, "reuse", "unchanged" + speed_note))
+        else:
+            out_list.append(Decision(ln.index, ln.character, ln.text, "re-fit",
+                                     f"timing changed (slot {timecode(prev.get('slot', {}).get('start', 0))} -> "
+                                     f"{timecode(ln.cue.start)}){speed_note}"))
+    return out_list
 
 
 def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting: Casting, programme: int,

@@ -47,7 +47,7 @@ def line_record(clip: Clip) -> dict[str, Any]:
         "speech_samples": clip.speech,
         "speed": round(clip.speed, 4),
         "residual_stretch": round(clip.residual, 4),
-        "synthesis_passes": clip.passes,
+        "take": clip.take,
         "reason": clip.reason,
         "warnings": clip.warnings,
     }
@@ -85,8 +85,16 @@ def summary_figures(clips: list[Clip], skipped: list[Skipped]) -> dict[str, Any]
                              "over_5_percent": sum(1 for r in residuals if r > 1.05)} if residuals else {},
         "spilled_lines": sum(1 for c in clips if c.length > c.line.cue.length),
         "lines_with_warnings": sum(1 for c in clips if c.warnings),
-        "synthesis_passes": sum(c.passes for c in clips),
     }
+
+
+def read_previous(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """The line records of an earlier run's ``plan.json``, by (subtitle file, line); empty if none."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {(r["source"]["file"], r["source"]["line"]): r for r in doc.get("lines", [])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def write_json(doc: dict[str, Any], path: Path) -> Path:

@@ -1,20 +1,22 @@
 """Stage 4, takes: speak each line with its engine; measure it; solve the engine speed.
 
 Every take is trimmed of leading and trailing silence and resampled to 48 kHz, so its
-length is the speech's own length in master samples. Takes are memoised by content
-(engine, voice, language, text, speed) for the run, so a line planned at speed 1.0
-is never spoken twice.
+length is the speech's own length in master samples. Takes come from, in order: this
+run's memory, the take cache on disk (:mod:`indextts_dub.cache`), the engine. The engine
+is loaded only when a take is missing, so a re-run with nothing changed never loads a model.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from . import audio
+from .cache import TakeCache, content_key
 from .casting import Line
-from .engines import Engine, Request
+from .engines import Engine, EngineInfo, Request
 from .timebase import SAMPLE_RATE
 
 ACCEPT_LONG = 1.03     # a take this much over its target is left to the stretcher
@@ -37,64 +39,120 @@ class Take:
     line: int                  # Line.index
     speed: float
     audio: np.ndarray          # float32, 48 kHz, trimmed
-    passes: int = 1            # synthesis calls this line has cost so far
-    engine_seconds: float = 0.0
+    passes: int = 1            # renders the speed solve went through (from cache or engine alike;
+                               # 0 = an earlier take re-used as is)
+    content: str = ""          # the take cache's content key (what the take is made of, but speed)
 
     @property
     def samples(self) -> int:
         return int(self.audio.size)
 
 
+class NotCached(LookupError):
+    """In an offline (dry) run: the take would have to be spoken."""
+
+
 @dataclass
 class Synthesizer:
-    """Speaks lines with one engine and keeps count of what that cost."""
+    """Speaks lines with one engine, through the take cache, and keeps count of what that cost.
 
-    engine: Engine
+    ``load`` returns the engine and is called at most once, on the first take that is
+    neither in memory nor in the cache. With ``offline`` the engine is never called:
+    a missing take raises :class:`NotCached` (what ``--dry-run`` reports).
+    """
+
+    info: EngineInfo
+    load: Callable[[], Engine]
+    cache: TakeCache | None = None
     seed: int = 0
-    calls: int = 0
+    offline: bool = False
+    calls: int = 0              # engine calls this run
     engine_seconds: float = 0.0
+    _engine: Engine | None = None
     _memo: dict = field(default_factory=dict)
 
-    def speak(self, line: Line, speed: float) -> tuple[np.ndarray, float | None]:
-        """Trimmed 48 kHz audio of ``line`` at ``speed`` and the engine seconds it took
-        (None when it came from the memo)."""
-        key = (self.engine.info.name, line.voice, line.language, line.speech, round(speed, 4))
+    def request(self, line: Line, speed: float) -> Request:
+        return Request(text=line.speech, voice=line.voice, language=line.language, speed=float(round(speed, 4)),
+                       seed=self.seed)
+
+    def content(self, line: Line) -> str:
+        ident = {"name": self.info.name, "version": self.info.version, "model": self.info.model_id}
+        return content_key(ident, self.request(line, 1.0))
+
+    def stored_speeds(self, line: Line) -> list[float]:
+        content = self.content(line)
+        found = {s for (c, s) in self._memo if c == content}
+        if self.cache is not None:
+            found.update(self.cache.speeds(content))
+        return sorted(found)
+
+    def speak(self, line: Line, speed: float) -> np.ndarray:
+        """Trimmed 48 kHz audio of ``line`` at ``speed``."""
+        speed = float(round(speed, 4))
+        content = self.content(line)
+        key = (content, speed)
         if key in self._memo:
-            return self._memo[key], None
-        t0 = time.perf_counter()
-        raw = self.engine.synthesize(Request(text=line.speech, voice=line.voice, language=line.language,
-                                             speed=float(speed), seed=self.seed))
-        dt = time.perf_counter() - t0
-        self.calls += 1
-        self.engine_seconds += dt
-        sr = self.engine.info.sample_rate
-        x = audio.trim_silence(np.asarray(raw, np.float32).ravel(), sr)
-        x = audio.resample(x, sr, SAMPLE_RATE)
+            return self._memo[key]
+        x = self.cache.get(content, speed) if self.cache is not None else None
+        if x is None:
+            if self.offline:
+                raise NotCached(f"line {line.index} at speed {speed:.4f}")
+            if self._engine is None:
+                self._engine = self.load()
+            t0 = time.perf_counter()
+            raw = self._engine.synthesize(self.request(line, speed))
+            self.engine_seconds += time.perf_counter() - t0
+            self.calls += 1
+            sr = self.info.sample_rate
+            x = audio.resample(audio.trim_silence(np.asarray(raw, np.float32).ravel(), sr), sr, SAMPLE_RATE)
+            if self.cache is not None:
+                self.cache.put(content, speed, x)      # durable the moment it is finished
         self._memo[key] = x
-        return x, dt
+        return x
 
     def natural(self, line: Line) -> Take:
-        x, dt = self.speak(line, 1.0)
-        return Take(line.index, 1.0, x, int(dt is not None), dt or 0.0)
+        return Take(line.index, 1.0, self.speak(line, 1.0), 1, self.content(line))
 
-    def at_target(self, line: Line, natural: Take, speed: float, target: int,
+    def stored(self, line: Line) -> list[Take]:
+        """Every take of this line's content held in memory or in the cache, at any speed."""
+        out = []
+        for speed in self.stored_speeds(line):
+            try:
+                out.append(Take(line.index, speed, self.speak(line, speed), 0, self.content(line)))
+            except NotCached:
+                continue
+        return out
+
+    def at_target(self, line: Line, natural: Take, ratio: float, target: int,
                   bounds: tuple[float, float]) -> Take:
         """Solve the engine speed that brings ``line`` to ``target`` samples, within ``bounds``.
 
-        ``speed`` is the plan's length ratio (natural / target). The first pass uses
-        :func:`first_guess`; if its length misses the target by more than the stretcher
-        should take, later passes fit ``len = a + b / speed`` through the last two takes.
-        Returns the take closest to the target (a short one is preferred: padding is free)."""
+        ``ratio`` is the plan's length ratio (natural / target).
+
+        1. Re-use: a stored take of this content (any speed within bounds, from this run
+           or an earlier one) whose length is within the accept window of the target is
+           used as is: a cue moved or slightly resized costs no synthesis.
+        2. Solve: the first render uses :func:`first_guess`; if its length misses the
+           window, later renders fit ``len = a + b / speed`` through the last two takes.
+
+        A solve stops at its first take inside the window, so the only stored take of a
+        line inside the window is the one a finished solve chose: an interrupted run resumed
+        from the cache decides exactly as an uninterrupted one. Returns the take closest to
+        the target (a short one is preferred: padding is free).
+        """
         lo, hi = bounds
-        if abs(speed - 1.0) < 1e-6:
+        if abs(ratio - 1.0) < 1e-6:
             return natural
+        fitting = [t for t in self.stored(line) if lo - 1e-9 <= t.speed <= hi + 1e-9
+                   and ACCEPT_SHORT * target <= t.samples <= ACCEPT_LONG * target]
+        if fitting:
+            best = min(fitting, key=lambda t: (abs(t.samples - target), t.speed))
+            return Take(line.index, best.speed, best.audio, 0, best.content)
         takes = [natural]
-        passes, seconds = natural.passes, natural.engine_seconds
-        s = min(max(first_guess(speed), lo), hi)
+        s = min(max(first_guess(ratio), lo), hi)
         for _ in range(MAX_PASSES - 1):
-            x, dt = self.speak(line, s)
-            passes += int(dt is not None)
-            seconds += dt or 0.0
+            s = float(round(s, 4))
+            x = self.speak(line, s)
             takes.append(Take(line.index, s, x))
             n = x.size
             if ACCEPT_SHORT * target <= n <= ACCEPT_LONG * target:
@@ -102,7 +160,7 @@ class Synthesizer:
             if (n > target and s >= hi - 1e-6) or (n < target and s <= lo + 1e-6):
                 break
             (s1, n1), (s2, n2) = (takes[-2].speed, takes[-2].samples), (s, n)
-            b = (n1 - n2) / (1 / s1 - 1 / s2) if s1 != s2 else 0.0
+            b = (n1 - n2) / (1 / s1 - 1 / s2) if abs(s1 - s2) > 1e-9 else 0.0
             a = n1 - b / s1
             s_new = b / (target - a) if b > 0 and target > a else s * n / target
             s_new = min(max(s_new, lo), hi)
@@ -110,5 +168,5 @@ class Synthesizer:
                 break
             s = s_new
         best = min(takes[1:], key=lambda t: (abs(t.samples - target) if t.samples > target
-                                             else abs(t.samples - target) * 0.5))
-        return Take(line.index, best.speed, best.audio, passes, seconds)
+                                             else abs(t.samples - target) * 0.5, t.speed))
+        return Take(line.index, best.speed, best.audio, len(takes), self.content(line))

@@ -61,5 +61,6 @@ def toy_engine(tmp_path, monkeypatch):
     import toy_engine
 
     toy_engine.FAIL_ON.clear()
+    toy_engine.SITE = site          # for child processes: PYTHONPATH=toy_engine.SITE
     yield toy_engine
     sys.modules.pop("toy_engine", None)

@@ -96,12 +96,12 @@ def test_failed_run_keeps_previous_outputs_and_leaves_no_staging(tmp_path, toy_e
     srt, cast, out = write(tmp_path / "e.srt", SRT), write(tmp_path / "cast.yaml", CAST), tmp_path / "out"
     dub(srt, cast=cast, out=out)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    toy_engine.FAIL_ON.add("你好，我们开始吧。")
+    toy_engine.FAIL_ON.add("Hello again.")
     with pytest.raises(RuntimeError, match="asked to fail"):
         dub(write(tmp_path / "e.srt", SRT.replace("Hello there.", "Hello again.")), cast=cast, out=out)
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not [p for p in out.iterdir() if p.name.startswith(".indextts-dub-staging")]
 
 
 def test_no_casting_file_uses_one_voice(tmp_path, toy_engine):

@@ -3,6 +3,9 @@ site folder, exactly as a pip-installed plugin would be. It speaks tone bursts w
 length follows the text and the speed (with a fixed share, like real engines)."""
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 
 from indextts_dub.engines import EngineInfo, Request, VoiceInfo
@@ -22,6 +25,7 @@ class ToyEngine:
 
     def synthesize(self, request: Request) -> np.ndarray:
         self.calls.append(request)
+        time.sleep(float(os.environ.get("TOY_ENGINE_DELAY", "0")))   # to kill runs mid-way in tests
         if request.text in FAIL_ON:
             raise RuntimeError(f"toy engine asked to fail on {request.text!r}")
         sr = self.info.sample_rate

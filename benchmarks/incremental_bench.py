@@ -1,0 +1,70 @@
+"""Re-run costs with the take cache, measured in one run (the built-in engine, a 100-line episode).
+
+    python benchmarks/incremental_bench.py [--lines 100]
+
+Prints wall times of: the full first run; a re-run after editing one line's text; a
+re-run with nothing changed; a re-run after moving one cue; each as a ratio to the full run,
+with the engine calls each made.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dub_run import generate_episode  # noqa: E402
+
+
+def timed(srt: Path, cast: Path, out: Path) -> tuple[float, int]:
+    from indextts_dub.pipeline import dub
+
+    t0 = time.perf_counter()
+    res = dub(srt, cast=cast, out=out)
+    return time.perf_counter() - t0, res.facts.synthesis_calls
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lines", type=int, default=100)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        srt, cast = generate_episode(tmp, args.lines)
+        out = tmp / "out"
+        full, full_calls = timed(srt, cast, out)
+        rows = [("full run", full, full_calls)]
+        text = srt.read_text(encoding="utf-8")
+        blocks = text.split("\n\n")
+        middle = len(blocks) // 2
+        spoken = blocks[middle].split("\n", 2)           # number, timing, text
+        spoken[2] = spoken[2].rstrip() + " Indeed."
+        blocks[middle] = "\n".join(spoken)
+        srt.write_text("\n\n".join(blocks), encoding="utf-8")
+        rows.append(("edit one line", *timed(srt, cast, out)))
+        rows.append(("nothing changed", *timed(srt, cast, out)))
+        # move one cue 120 ms later (same length)
+        timing = blocks[middle + 2].split("\n")
+        a, b = timing[1].split(" --> ")
+
+        def later(ts: str) -> str:
+            h, m, rest = ts.split(":")
+            s, ms = rest.split(",")
+            total = ((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(ms) + 120
+            return f"{total // 3600000:02d}:{total // 60000 % 60:02d}:{total // 1000 % 60:02d},{total % 1000:03d}"
+        timing[1] = f"{later(a)} --> {later(b)}"
+        blocks[middle + 2] = "\n".join(timing)
+        srt.write_text("\n\n".join(blocks), encoding="utf-8")
+        rows.append(("move one cue", *timed(srt, cast, out)))
+    print(f"{args.lines}-line generated episode, built-in engine, take cache in the output folder")
+    for name, secs, calls in rows:
+        print(f"  {name:16s} {secs:7.2f} s   ratio to full run {secs / full:6.3f}   engine calls {calls}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
