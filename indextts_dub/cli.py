@@ -43,8 +43,10 @@ def _cmd_dub(args: argparse.Namespace) -> int:
     try:
         result = dub(args.subtitles, cast=args.cast, video=args.video, out=args.output, engine=args.engine,
                      voice=args.voice, encoding=args.encoding, fill=args.fill,
-                     allow_overlap=args.allow_overlap, speed_bounds=(args.speed_min, args.speed_max),
-                     progress=progress)
+                     allow_overlap=args.allow_overlap, progress=progress, library=args.library,
+                     speed_bounds=None if args.speed_min is None and args.speed_max is None else
+                     (args.speed_min if args.speed_min is not None else 0.75,
+                      args.speed_max if args.speed_max is not None else 1.25))
     finally:
         close()
     print(result.summary)
@@ -85,13 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--fill", action="store_true", help="slow short lines toward their slot (within bounds)")
     d.add_argument("--allow-overlap", action="store_true",
                    help="accept one character's cues overlapping (the earlier line is fitted to end first)")
-    d.add_argument("--speed-min", type=float, default=0.75, help="slowest engine speed (default 0.75)")
-    d.add_argument("--speed-max", type=float, default=1.25, help="fastest engine speed (default 1.25)")
+    d.add_argument("--speed-min", type=float, help="slowest engine speed (default: the cast's fit, else 0.75)")
+    d.add_argument("--speed-max", type=float, help="fastest engine speed (default: the cast's fit, else 1.25)")
+    d.add_argument("--library", help="voice library file (default: the cast's voice_library, else the user's)")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_dub)
 
     e = sub.add_parser("engines", help="list installed engines and their voices")
     e.set_defaults(func=_cmd_engines)
+
+    from .voicecmd import add_parser as add_voices_parser
+
+    add_voices_parser(sub)
     return p
 
 

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from . import audio, engines, media, report, timeline
+from . import voicing
 from .casting import Cast, Casting, cast as cast_lines, load_cast
 from .cues import read_cues
 from .errors import DubError, Problems
@@ -65,20 +66,25 @@ def _file_names(characters: list[str]) -> dict[str, str]:
 def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
         out: str | Path = "out", *, engine: str | None = None, voice: str | None = None,
         encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
-        speed_bounds: tuple[float, float] = SPEED_BOUNDS, progress: Progress | None = None) -> DubResult:
+        speed_bounds: tuple[float, float] | None = None, progress: Progress | None = None,
+        library: str | Path | None = None) -> DubResult:
     """Dub a subtitle file: speak every line with its character's voice, fit it to its
     slot, and write clips, stems, the mix, the timeline, the plan and (with a video) the
     muxed video into ``out``. Raises :class:`DubError` for bad input, before writing anything.
+    ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the
+    voice library for ``library:`` voices and the deny list.
     """
     t_start = time.perf_counter()
-    lo, hi = speed_bounds
-    if not 0 < lo <= 1 <= hi:
-        raise DubError.at(None, None, "--speed", f"speed bounds must satisfy 0 < min <= 1 <= max (got {lo}, {hi})")
+    if speed_bounds is not None and not 0 < speed_bounds[0] <= 1 <= speed_bounds[1]:
+        raise DubError.at(None, None, "--speed", "speed bounds must satisfy 0 < min <= 1 <= max "
+                                                 f"(got {speed_bounds[0]}, {speed_bounds[1]})")
     staging = Staging(out)
     try:
         cues = read_cues(subtitles, encoding)
         the_cast = load_cast(cast) if cast is not None else Cast(file="<no casting file>", engine=engine or "kokoro",
                                                                    default_voice=voice)
+        lo, hi = speed_bounds or the_cast.speed_bounds or SPEED_BOUNDS
+        fill = fill or bool(the_cast.fill)
         engine_name = engine or the_cast.engine
         try:
             info = engines.describe(engine_name)
@@ -87,7 +93,10 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         if the_cast.default_voice is None and not the_cast.characters:
             the_cast = Cast(the_cast.file, engine_name, voice or info.voice_ids()[0])
         video_info = media.probe(video) if video is not None else None
-        casting = cast_lines(cues, the_cast, info, allow_overlap=allow_overlap)
+        options = the_cast.engine_options if engine_name == the_cast.engine else {}
+        voices, voice_notes = voicing.resolve(the_cast, info, lambda: _load_engine(engine_name, options, the_cast),
+                                              library)
+        casting = cast_lines(cues, the_cast, info, allow_overlap=allow_overlap, voices=voices, bounds=(lo, hi))
         if not casting.lines:
             raise DubError.at(subtitles, None, None, "no cue has anything to say: "
                               + "; ".join(f"line {s.cue.line}: {s.reason}" for s in casting.skipped[:5]))
@@ -100,10 +109,7 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
             problems.raise_if_any()
         lines = casting.lines
 
-        try:
-            eng = engines.load(engine_name)
-        except engines.EngineError as exc:
-            raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
+        eng = _load_engine(engine_name, options, the_cast)
         synth = Synthesizer(eng)
         naturals = {}
         for i, ln in enumerate(lines):
@@ -118,11 +124,14 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         for ln, entry in zip(lines, the_plan.entries):
             take = naturals[ln.index]
             if abs(entry.speed - 1.0) > 1e-6:
-                take = synth.at_target(ln, take, entry.speed, entry.target, (lo, hi))
+                take = synth.at_target(ln, take, entry.speed, entry.target, ln.speed_bounds or (lo, hi))
                 done += 1
                 if progress:
                     progress("fitting", done, len(todo))
-            clips.append(fit(take, entry, ln))
+            clip = fit(take, entry, ln)
+            if ln.gain_db:
+                clip.audio = clip.audio * np.float32(10 ** (ln.gain_db / 20))
+            clips.append(clip)
 
         programme = video_info.duration if video_info else max(
             max(c.end for c in clips), max(ln.cue.end for ln in lines))
@@ -134,7 +143,19 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         raise
     files = {p.name: p for p in placed}
     summary = report.summary_text(clips, casting.skipped, casting.warnings, facts)
+    if voice_notes:
+        summary = "Voices:\n" + "\n".join(f"  {n}" for n in voice_notes) + "\n" + summary
     return DubResult(Path(out), clips, the_plan, casting, facts, summary, files)
+
+
+def _load_engine(name: str, options: dict, the_cast: Cast):
+    try:
+        return engines.load(name, **options)
+    except engines.EngineError as exc:
+        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
+    except TypeError as exc:
+        raise DubError.at(the_cast.file, the_cast.lines.get("engine_options"), "engine_options",
+                          f"engine {name} does not take these options ({exc})") from None
 
 
 def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting: Casting, programme: int,
@@ -178,6 +199,7 @@ def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting
                   language={"zh": "chi", "en": "eng"}[main_language])
         outputs["video"] = staging.final(name)
     facts.outputs = {k: str(v) for k, v in outputs.items()}
-    report.write_json(report.plan_document(clips, the_plan, casting.skipped, casting.warnings, facts),
+    report.write_json(report.plan_document(clips, the_plan, casting.skipped, casting.warnings, facts,
+                                           voices=casting.voices),
                       staging.path("plan.json"))
     return facts

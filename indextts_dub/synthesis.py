@@ -58,12 +58,17 @@ class Synthesizer:
     def speak(self, line: Line, speed: float) -> tuple[np.ndarray, float | None]:
         """Trimmed 48 kHz audio of ``line`` at ``speed`` and the engine seconds it took
         (None when it came from the memo)."""
-        key = (self.engine.info.name, line.voice, line.language, line.speech, round(speed, 4))
+        emotion = line.emotion.request() if line.emotion is not None else None
+        info = self.engine.info          # what the engine ignores does not make takes differ
+        key = (info.name, line.voice, line.language, line.speech, round(speed, 4),
+               line.emotion.key() if line.emotion is not None and info.emotion else "",
+               line.reference_hash if info.reference_voice else None)
         if key in self._memo:
             return self._memo[key], None
         t0 = time.perf_counter()
         raw = self.engine.synthesize(Request(text=line.speech, voice=line.voice, language=line.language,
-                                             speed=float(speed), seed=self.seed))
+                                             speed=float(speed), emotion=emotion, reference=line.reference,
+                                             reference_hash=line.reference_hash, seed=self.seed))
         dt = time.perf_counter() - t0
         self.calls += 1
         self.engine_seconds += dt

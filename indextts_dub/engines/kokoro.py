@@ -62,6 +62,7 @@ class KokoroEngine:
             exact_length=False,
             emotion=False,
             reference_voice=False,
+            voice_blends=True,
             model_id=_model_checksum()[:16],
         )
 
@@ -178,10 +179,31 @@ class KokoroEngine:
                 final.append(c)
         return final
 
+    def style(self, voice: str) -> np.ndarray:
+        """The style table of a voice id: one of the five, or a blend ``0.6*jf_alpha+0.4*jm_kumo``
+        (the tables mixed by weight; Kokoro's styles are vectors and mix smoothly)."""
+        if voice in self._styles:
+            return self._styles[voice]
+        mixed = None
+        total = 0.0
+        for part in voice.split("+"):
+            w, star, name = part.strip().partition("*")
+            if not star:
+                w, name = "1", w
+            name = name.strip()
+            try:
+                weight = float(w)
+            except ValueError:
+                weight = -1.0
+            if name not in self._styles or weight <= 0:
+                raise EngineError(f"unknown Kokoro voice {voice!r}; voices: {', '.join(self._styles)} "
+                                  "or blends like 0.6*jf_alpha+0.4*jm_kumo")
+            mixed = self._styles[name] * weight if mixed is None else mixed + self._styles[name] * weight
+            total += weight
+        return (mixed / total).astype(np.float32)
+
     def synthesize(self, request: Request) -> np.ndarray:
-        style = self._styles.get(request.voice)
-        if style is None:
-            raise EngineError(f"unknown Kokoro voice {request.voice!r}; voices: {', '.join(self._styles)}")
+        style = self.style(request.voice)
         with self._lock:
             phonemes = self.phonemize(request.text)
             pieces = []
