@@ -557,7 +557,7 @@ def unknown_voice_message(voice: str, info: EngineInfo) -> str:
 
 def cast(cues: list[Cue], the_cast: Cast, info: EngineInfo, allow_overlap: bool = False,
          voices: dict[str, ResolvedVoice] | None = None,
-         bounds: tuple[float, float] = DEFAULT_SPEED_BOUNDS) -> Casting:
+         bounds: tuple[float, float] | None = DEFAULT_SPEED_BOUNDS) -> Casting:
     """Give every cue a character, voice, emotion, language and speech text.
 
     ``voices`` maps character names ("" for the default voice) to resolved voices
@@ -571,6 +571,7 @@ def cast(cues: list[Cue], the_cast: Cast, info: EngineInfo, allow_overlap: bool 
 
     if voices is None:
         voices = builtin_voices(the_cast, info)
+    bounds = tuple(bounds or DEFAULT_SPEED_BOUNDS)
     problems = Problems()
     warnings: list[str] = []
     cast_file = the_cast.file
