@@ -29,7 +29,7 @@ from . import embedding, refclip
 from .errors import DubError
 
 SCHEMA_VERSION = 1
-DENY_THRESHOLD = 0.80
+DENY_THRESHOLD = 0.75      # same voice, other language: about 0.80-0.85; different voices: 0.3-0.7
 ENV = "INDEXTTS_DUB_LIBRARY"
 
 _SCHEMA = """
