@@ -47,9 +47,11 @@ def parse_size(text: str) -> int:
 
 def _dub_kwargs(args: argparse.Namespace) -> dict:
     cache = False if args.no_cache else args.cache
+    bounds = None if args.speed_min is None and args.speed_max is None else (
+        args.speed_min if args.speed_min is not None else 0.75, args.speed_max if args.speed_max is not None else 1.25)
     return dict(cast=args.cast, video=args.video, out=args.output, engine=args.engine, voice=args.voice,
                 encoding=args.encoding, fill=args.fill, allow_overlap=args.allow_overlap,
-                speed_bounds=(args.speed_min, args.speed_max), cache=cache)
+                speed_bounds=bounds, cache=cache, library=args.library)
 
 
 def _cmd_dub(args: argparse.Namespace) -> int:
@@ -104,7 +106,8 @@ def _cmd_engines(args: argparse.Namespace) -> int:
             print(f"{name}: cannot describe ({exc})")
             continue
         caps = [c for c, ok in (("speed", info.native_speed), ("exact length", info.exact_length),
-                                ("emotion", info.emotion), ("reference voices", info.reference_voice)) if ok]
+                                ("emotion", info.emotion), ("reference voices", info.reference_voice),
+                                ("voice blends", getattr(info, "voice_blends", False))) if ok]
         print(f"{name} ({info.version}, {info.sample_rate} Hz; languages {', '.join(info.languages)}; "
               f"{', '.join(caps) or 'no native controls'})")
         for v in info.voices:
@@ -128,8 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--fill", action="store_true", help="slow short lines toward their slot (within bounds)")
     d.add_argument("--allow-overlap", action="store_true",
                    help="accept one character's cues overlapping (the earlier line is fitted to end first)")
-    d.add_argument("--speed-min", type=float, default=0.75, help="slowest engine speed (default 0.75)")
-    d.add_argument("--speed-max", type=float, default=1.25, help="fastest engine speed (default 1.25)")
+    d.add_argument("--speed-min", type=float, help="slowest engine speed (default: the cast's fit, else 0.75)")
+    d.add_argument("--speed-max", type=float, help="fastest engine speed (default: the cast's fit, else 1.25)")
+    d.add_argument("--library", help="voice library file (default: the cast's voice_library, else the user's)")
     d.add_argument("--cache", help="take cache folder (default: OUTPUT/.indextts-dub-cache)")
     d.add_argument("--no-cache", action="store_true", help="keep no takes between runs")
     d.add_argument("--cache-size", type=parse_size, default=None,
@@ -149,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("engines", help="list installed engines and their voices")
     e.set_defaults(func=_cmd_engines)
+
+    from .voicecmd import add_parser as add_voices_parser
+
+    add_voices_parser(sub)
     return p
 
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import audio, engines, media, report, timeline
+from . import audio, engines, media, report, timeline, voicing
 from .casting import Cast, Casting, cast as cast_lines, load_cast
 from .cues import read_cues
 from .errors import DubError, Problems
@@ -71,17 +71,29 @@ class Inputs:
     cast: Cast
     info: engines.EngineInfo
     engine_name: str
+    options: dict
     video: media.VideoInfo | None
     casting: Casting
+    bounds: tuple[float, float]
+    fill: bool
+    voice_notes: list[str]
 
 
 def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None, *,
                 engine: str | None = None, voice: str | None = None, encoding: str | None = None,
-                allow_overlap: bool = False) -> Inputs:
-    """Cues, cast, engine description, video facts and cast lines; every input problem raises here."""
+                allow_overlap: bool = False, speed_bounds: tuple[float, float] | None = None, fill: bool = False,
+                library: str | Path | None = None) -> Inputs:
+    """Cues, cast, engine description, video facts and cast lines; every input problem raises here.
+
+    ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the voice
+    library for ``library:`` voices and the deny list."""
+    if speed_bounds is not None:
+        _check_bounds(speed_bounds)
     cues = read_cues(subtitles, encoding)
     the_cast = load_cast(cast) if cast is not None else Cast(file="<no casting file>", engine=engine or "kokoro",
                                                                default_voice=voice)
+    lo, hi = speed_bounds or the_cast.speed_bounds or SPEED_BOUNDS
+    fill = fill or bool(the_cast.fill)
     engine_name = engine or the_cast.engine
     try:
         info = engines.describe(engine_name)
@@ -90,7 +102,10 @@ def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: st
     if the_cast.default_voice is None and not the_cast.characters:
         the_cast = Cast(the_cast.file, engine_name, voice or info.voice_ids()[0])
     video_info = media.probe(video) if video is not None else None
-    casting = cast_lines(cues, the_cast, info, allow_overlap=allow_overlap)
+    options = the_cast.engine_options if engine_name == the_cast.engine else {}
+    voices, voice_notes = voicing.resolve(the_cast, info, lambda: _load_engine(engine_name, options, the_cast),
+                                          library)
+    casting = cast_lines(cues, the_cast, info, allow_overlap=allow_overlap, voices=voices, bounds=(lo, hi))
     if not casting.lines:
         raise DubError.at(subtitles, None, None, "no cue has anything to say: "
                           + "; ".join(f"line {s.cue.line}: {s.reason}" for s in casting.skipped[:5]))
@@ -101,7 +116,7 @@ def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: st
                 problems.add(ln.cue.file, ln.cue.line, "start",
                              f"starts at {timecode(ln.cue.start)}, after the video ends ({timecode(video_info.duration)})")
         problems.raise_if_any()
-    return Inputs(cues, the_cast, info, engine_name, video_info, casting)
+    return Inputs(cues, the_cast, info, engine_name, options, video_info, casting, (lo, hi), fill, voice_notes)
 
 
 def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: int | None = None) -> TakeCache | None:
@@ -112,37 +127,41 @@ def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: in
     return TakeCache(root, limit_bytes) if limit_bytes else TakeCache(root)
 
 
-def _engine_loader(inp: Inputs):
-    def load():
-        try:
-            return engines.load(inp.engine_name)
-        except engines.EngineError as exc:
-            raise DubError.at(inp.cast.file, inp.cast.lines.get("engine"), "engine", str(exc)) from None
-    return load
+def _load_engine(name: str, options: dict, the_cast: Cast):
+    try:
+        return engines.load(name, **options)
+    except engines.EngineError as exc:
+        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
+    except TypeError as exc:
+        raise DubError.at(the_cast.file, the_cast.lines.get("engine_options"), "engine_options",
+                          f"engine {name} does not take these options ({exc})") from None
 
 
 def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
         out: str | Path = "out", *, engine: str | None = None, voice: str | None = None,
         encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
-        speed_bounds: tuple[float, float] = SPEED_BOUNDS, cache: str | Path | bool | None = None,
-        cache_limit: int | None = None, wait: bool = False, progress: Progress | None = None) -> DubResult:
+        speed_bounds: tuple[float, float] | None = None, cache: str | Path | bool | None = None,
+        cache_limit: int | None = None, wait: bool = False, library: str | Path | None = None,
+        progress: Progress | None = None) -> DubResult:
     """Dub a subtitle file: speak every line with its character's voice, fit it to its
     slot, and write clips, stems, the mix, the timeline, the plan and (with a video) the
     muxed video into ``out``. Raises :class:`DubError` for bad input, before writing anything.
 
-    Takes are kept in a cache (``<out>/.indextts-dub-cache`` unless ``cache`` names another
-    folder, or ``cache=False``): a re-run speaks only lines whose content changed, and a
-    run that was killed resumes where it stopped.
+    ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the
+    voice library for ``library:`` voices and the deny list. Takes are kept in a cache
+    (``<out>/.indextts-dub-cache`` unless ``cache`` names another folder, or ``cache=False``):
+    a re-run speaks only lines whose content changed, and a run that was killed resumes
+    where it stopped.
     """
     t_start = time.perf_counter()
-    lo, hi = _check_bounds(speed_bounds)
     staging = Staging(out, wait=wait)
     try:
         inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
-                          allow_overlap=allow_overlap)
+                          allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library)
         lines, video_info, info = inp.casting.lines, inp.video, inp.info
+        (lo, hi), fill = inp.bounds, inp.fill
         take_cache = open_cache(cache, out, cache_limit)
-        synth = Synthesizer(info, _engine_loader(inp), take_cache)
+        synth = Synthesizer(info, lambda: _load_engine(inp.engine_name, inp.options, inp.cast), take_cache)
         naturals = {}
         for i, ln in enumerate(lines):
             naturals[ln.index] = synth.natural(ln)
@@ -156,11 +175,14 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         for ln, entry in zip(lines, the_plan.entries):
             take = naturals[ln.index]
             if abs(entry.speed - 1.0) > 1e-6:
-                take = synth.at_target(ln, take, entry.speed, entry.target, (lo, hi))
+                take = synth.at_target(ln, take, entry.speed, entry.target, ln.speed_bounds or (lo, hi))
                 done += 1
                 if progress:
                     progress("fitting", done, len(todo))
-            clips.append(fit(take, entry, ln))
+            clip = fit(take, entry, ln)
+            if ln.gain_db:
+                clip.audio = clip.audio * np.float32(10 ** (ln.gain_db / 20))
+            clips.append(clip)
 
         programme = video_info.duration if video_info else max(
             max(c.end for c in clips), max(ln.cue.end for ln in lines))
@@ -175,6 +197,8 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         raise
     files = {p.name: p for p in placed}
     summary = report.summary_text(clips, inp.casting.skipped, inp.casting.warnings, facts)
+    if inp.voice_notes:
+        summary = "Voices:\n" + "\n".join(f"  {n}" for n in inp.voice_notes) + "\n" + summary
     return DubResult(Path(out), clips, the_plan, inp.casting, facts, summary, files)
 
 
@@ -199,15 +223,16 @@ class Decision:
 def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
             out: str | Path = "out", *, engine: str | None = None, voice: str | None = None,
             encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
-            speed_bounds: tuple[float, float] = SPEED_BOUNDS, cache: str | Path | bool | None = None,
-            **_ignored) -> list[Decision]:
+            speed_bounds: tuple[float, float] | None = None, cache: str | Path | bool | None = None,
+            library: str | Path | None = None, **_ignored) -> list[Decision]:
     """What :func:`dub` would re-synthesize, re-fit or reuse, judged from the take cache and
     the previous run's ``plan.json``; writes nothing and never loads the engine."""
-    lo, hi = _check_bounds(speed_bounds)
     inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
-                      allow_overlap=allow_overlap)
+                      allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library)
     lines = inp.casting.lines
-    synth = Synthesizer(inp.info, _engine_loader(inp), open_cache(cache, out), offline=True)
+    (lo, hi), fill = inp.bounds, inp.fill
+    synth = Synthesizer(inp.info, lambda: _load_engine(inp.engine_name, inp.options, inp.cast), open_cache(cache, out),
+                        offline=True)
     previous = report.read_previous(Path(out) / "plan.json")
     naturals: dict[int, int] = {}
     missing: set[int] = set()
@@ -240,7 +265,7 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
         speed_note = ""
         if abs(entry.speed - 1.0) > 1e-6:
             try:
-                take = synth.at_target(ln, synth.natural(ln), entry.speed, entry.target, (lo, hi))
+                take = synth.at_target(ln, synth.natural(ln), entry.speed, entry.target, ln.speed_bounds or (lo, hi))
                 speed_note = f" (stored take at speed {take.speed:.3f})"
             except NotCached:
                 out_list.append(Decision(ln.index, ln.character, ln.text, "synthesize",
@@ -256,6 +281,16 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
                                      f"timing changed (slot {timecode(prev.get('slot', {}).get('start', 0))} -> "
                                      f"{timecode(ln.cue.start)}){speed_note}"))
     return out_list
+
+
+def _load_engine(name: str, options: dict, the_cast: Cast):
+    try:
+        return engines.load(name, **options)
+    except engines.EngineError as exc:
+        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
+    except TypeError as exc:
+        raise DubError.at(the_cast.file, the_cast.lines.get("engine_options"), "engine_options",
+                          f"engine {name} does not take these options ({exc})") from None
 
 
 def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting: Casting, programme: int,
@@ -299,6 +334,7 @@ def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting
                   language={"zh": "chi", "en": "eng"}[main_language])
         outputs["video"] = staging.final(name)
     facts.outputs = {k: str(v) for k, v in outputs.items()}
-    report.write_json(report.plan_document(clips, the_plan, casting.skipped, casting.warnings, facts),
+    report.write_json(report.plan_document(clips, the_plan, casting.skipped, casting.warnings, facts,
+                                           voices=casting.voices),
                       staging.path("plan.json"))
     return facts

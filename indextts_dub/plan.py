@@ -64,7 +64,6 @@ def plan(lines: list[Line], natural: dict[int, int], programme: int | None = Non
     ``programme`` (samples) is the hard end, e.g. the video's length; without it the last
     lines may run past the last cue.
     """
-    lo, hi = bounds
     gap = min_gap_ms * SAMPLE_RATE // 1000
     next_start: dict[int, int | None] = {}
     by_char: dict[str, list[Line]] = {}
@@ -77,6 +76,7 @@ def plan(lines: list[Line], natural: dict[int, int], programme: int | None = Non
 
     entries = []
     for ln in lines:
+        lo, hi = ln.speed_bounds or bounds      # a character or line may narrow the run's bounds
         start, slot = ln.cue.start, ln.cue.length
         n = natural[ln.index]
         ns = next_start[ln.index]
@@ -118,4 +118,4 @@ def plan(lines: list[Line], natural: dict[int, int], programme: int | None = Non
                       f"{hi:.2f}, then runs past the cue end" + (f" (up to {bound_by})" if bound_by else ""))
         entries.append(PlanEntry(ln.index, start, slot_eff, limit, n, float(speed), int(target), spill,
                                  reason, tuple(warnings)))
-    return Plan(entries, programme, (lo, hi), fill, gap)
+    return Plan(entries, programme, tuple(bounds), fill, gap)

@@ -50,11 +50,24 @@ def line_record(clip: Clip) -> dict[str, Any]:
         "take": clip.take,
         "reason": clip.reason,
         "warnings": clip.warnings,
+        **line_casting(ln),
+    }
+
+
+def line_casting(ln) -> dict[str, Any]:
+    """A line's casting facts for plan.json and the timeline: emotion, bounds, gain, pan, voice source."""
+    return {
+        "emotion": ln.emotion.record() if ln.emotion is not None else None,
+        "speed_bounds": list(ln.speed_bounds) if ln.speed_bounds else None,
+        "gain_db": ln.gain_db,
+        "pan": ln.pan,
+        "voice_source": ln.voice_source,
+        "reference_hash": ln.reference_hash,
     }
 
 
 def plan_document(clips: list[Clip], plan: Plan, skipped: list[Skipped], warnings: list[str],
-                  facts: RunFacts) -> dict[str, Any]:
+                  facts: RunFacts, voices: dict[str, dict] | None = None) -> dict[str, Any]:
     return {
         "format": "indextts-dub.plan/1",
         "sample_rate": SAMPLE_RATE,
@@ -63,6 +76,7 @@ def plan_document(clips: list[Clip], plan: Plan, skipped: list[Skipped], warning
         "bounds": {"speed_min": plan.bounds[0], "speed_max": plan.bounds[1], "fill": plan.fill,
                    "min_gap_samples": plan.gap},
         "mix_gain_db": round(facts.gain_db, 2),
+        "voices": voices or {},
         "lines": [line_record(c) for c in clips],
         "skipped": [{"cue_id": s.cue.id, "source": {"file": s.cue.file, "line": s.cue.line},
                      "text": s.cue.text, "reason": s.reason} for s in skipped],

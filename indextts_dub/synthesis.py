@@ -7,6 +7,7 @@ is loaded only when a take is missing, so a re-run with nothing changed never lo
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -73,11 +74,20 @@ class Synthesizer:
 
     def request(self, line: Line, speed: float) -> Request:
         return Request(text=line.speech, voice=line.voice, language=line.language, speed=float(round(speed, 4)),
-                       seed=self.seed)
+                       emotion=line.emotion.request() if line.emotion is not None else None,
+                       reference=line.reference, reference_hash=line.reference_hash, seed=self.seed)
 
     def content(self, line: Line) -> str:
+        """The take cache's key for this line's content (everything but speed). What the engine
+        ignores does not make takes differ (emotion for engines without it, a reference clip for
+        engines that cannot clone), and a clip counts by its content hash, never its path."""
         ident = {"name": self.info.name, "version": self.info.version, "model": self.info.model_id}
-        return content_key(ident, self.request(line, 1.0))
+        req = self.request(line, 1.0)
+        req = dataclasses.replace(
+            req, reference=None,
+            emotion={"key": line.emotion.key()} if line.emotion is not None and self.info.emotion else None,
+            reference_hash=req.reference_hash if self.info.reference_voice else None)
+        return content_key(ident, req)
 
     def stored_speeds(self, line: Line) -> list[float]:
         content = self.content(line)

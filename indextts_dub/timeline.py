@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .fit import Clip
+from .report import line_casting
 from .media import VideoInfo
 from .timebase import SAMPLE_RATE
 
@@ -46,6 +47,7 @@ def clip_metadata(clip: Clip, media: Path) -> dict[str, Any]:
         "source": {"file": ln.cue.file, "line": ln.cue.line},
         "media": media.name,
         "warnings": list(clip.warnings),
+        **line_casting(ln),
     }
 
 

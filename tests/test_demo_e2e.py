@@ -128,3 +128,15 @@ def test_summary_names_lines_characters_speeds_and_outputs(demo_run):
     s = demo_run.summary
     assert "Dubbed 9 lines, 3 characters" in s and "Speeds:" in s and "Wrote:" in s
     assert "dubbed.mp4" in s and "compressed" in s
+
+
+def test_demo_cast_uses_every_voice_and_emotion_form(demo_run):
+    doc = plan_of(demo_run)
+    forms = {ch: v["form"] for ch, v in doc["voices"].items()}
+    assert forms == {"Alice": "builtin", "王老师": "library", "Mei": "ref"}
+    assert doc["voices"]["Mei"]["match"]["similarity"] > 0.8             # how close the built-in voice is
+    assert doc["voices"]["王老师"]["consent"]["for"]
+    kinds = {r["emotion"]["kind"] for r in doc["lines"] if r["emotion"]}
+    assert kinds == {"preset", "vector", "ref", "text"}
+    assert sum("cannot render emotion" in w for w in doc["warnings"]) == 1
+    assert "Voices:" in demo_run.summary and "IndexTTS2" in demo_run.summary

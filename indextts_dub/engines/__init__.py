@@ -46,7 +46,8 @@ class EngineInfo:
     speed_range: tuple[float, float] = (0.75, 1.25)
     exact_length: bool = False          # honours Request.target_samples
     emotion: bool = False               # honours Request.emotion
-    reference_voice: bool = False       # takes a reference clip as a voice
+    reference_voice: bool = False       # takes a reference clip as a voice (Request.reference)
+    voice_blends: bool = False          # voice ids may mix styles: "0.6*a+0.4*b"
     model_id: str = ""                  # checksum or name of the weights, for caches
 
     def voice_ids(self) -> list[str]:
@@ -62,7 +63,14 @@ class Request:
     language: str = "en"
     speed: float = 1.0                  # >1 faster; engines without native speed ignore it
     target_samples: int | None = None   # at the engine's sample rate, for exact-length engines
+    # emotion.Emotion.request(): {"kind": preset|vector|ref|text, "vector": 8 floats (sum capped
+    # at 0.8), "alpha", "ref" (clip path), "ref_hash", "text", "presets", "label"}; None = neutral.
+    # Passed whatever the engine can do; EngineInfo.emotion says whether it renders it.
     emotion: dict[str, Any] | None = None
+    # a checked reference clip (mono WAV path) and its content hash, for engines with
+    # reference_voice; engines cache their conditioning by the hash, never the path
+    reference: str | None = None
+    reference_hash: str | None = None
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
 

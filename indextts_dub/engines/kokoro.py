@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import EngineError, EngineInfo, Request, VoiceInfo
-from ..textnorm import PINYIN_MARK, split_runs
+from ..textnorm import split_runs
 
 SAMPLE_RATE = 24_000
 _MAX_TOKENS = 400           # the model takes 510; leave room, split at punctuation
@@ -62,6 +62,7 @@ class KokoroEngine:
             exact_length=False,
             emotion=False,
             reference_voice=False,
+            voice_blends=True,
             model_id=_model_checksum()[:16],
         )
 
@@ -102,45 +103,31 @@ class KokoroEngine:
         return self._en.phonemize(text, lang="en-us")
 
     def _mandarin(self, text: str) -> str:
-        """Han text (with ``字(pin1)`` overrides) to Kokoro's Mandarin phonemes."""
+        """Han text (with ``字(pin1)`` overrides) to Kokoro's Mandarin phonemes: readings in
+        context from :mod:`indextts_dub.zh`, each syllable through misaki's pinyin-to-IPA."""
         try:
-            import jieba
             from misaki.zh import ZHG2P
-            from pypinyin import Style, lazy_pinyin
         except ImportError:
             raise EngineError("Mandarin needs misaki's zh front end: pip install 'misaki[zh]==0.9.4'") from None
-        if not self._zh_ready:
-            jieba.setLogLevel(60)
-            self._zh_ready = True
-        overrides: dict[int, str] = {}
-        plain = ""
-        pos = 0
-        for m in PINYIN_MARK.finditer(text):
-            plain += text[pos:m.start()] + m.group(1)
-            overrides[len(plain) - 1] = m.group(2)
-            pos = m.end()
-        plain += text[pos:]
+        from .. import zh
+
         out: list[str] = []
-        offset = 0
-        for word in jieba.lcut(plain, cut_all=False):
-            start, offset = offset, offset + len(word)
-            if not re.search(r"[\u3400-\u9fff]", word):
+        for word, readings in zh.words(text):
+            if not any(readings):
                 punct = ZHG2P.map_punctuation(word).strip()
                 if punct and out:
                     out[-1] += punct
                 elif punct:
                     out.append(punct)
                 continue
-            syllables = lazy_pinyin(word, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: [None] * len(s))
             ipa = ""
-            for i, py in enumerate(syllables):
-                py = overrides.get(start + i, py)
+            for py in readings:
                 if not py:
                     continue
                 try:
                     ipa += ZHG2P.py2ipa(py.replace("ü", "v"))
                 except Exception:
-                    continue  # a character pypinyin cannot read: skip it rather than garble
+                    continue  # a syllable misaki cannot map: skip it rather than garble
             if ipa:
                 out.append(ipa)
         return " ".join(out)
@@ -178,10 +165,31 @@ class KokoroEngine:
                 final.append(c)
         return final
 
+    def style(self, voice: str) -> np.ndarray:
+        """The style table of a voice id: one of the five, or a blend ``0.6*jf_alpha+0.4*jm_kumo``
+        (the tables mixed by weight; Kokoro's styles are vectors and mix smoothly)."""
+        if voice in self._styles:
+            return self._styles[voice]
+        mixed = None
+        total = 0.0
+        for part in voice.split("+"):
+            w, star, name = part.strip().partition("*")
+            if not star:
+                w, name = "1", w
+            name = name.strip()
+            try:
+                weight = float(w)
+            except ValueError:
+                weight = -1.0
+            if name not in self._styles or weight <= 0:
+                raise EngineError(f"unknown Kokoro voice {voice!r}; voices: {', '.join(self._styles)} "
+                                  "or blends like 0.6*jf_alpha+0.4*jm_kumo")
+            mixed = self._styles[name] * weight if mixed is None else mixed + self._styles[name] * weight
+            total += weight
+        return (mixed / total).astype(np.float32)
+
     def synthesize(self, request: Request) -> np.ndarray:
-        style = self._styles.get(request.voice)
-        if style is None:
-            raise EngineError(f"unknown Kokoro voice {request.voice!r}; voices: {', '.join(self._styles)}")
+        style = self.style(request.voice)
         with self._lock:
             phonemes = self.phonemize(request.text)
             pieces = []

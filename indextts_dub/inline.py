@@ -1,0 +1,137 @@
+"""Inline overrides written inside subtitle text.
+
+A cue may name its speaker with a prefix (``Alice: ...``, ``[Alice] ...``, ``【Alice】``)
+and carry brace tags of the form ``{key=value}`` anywhere in its text; the tags are
+removed from what is spoken (:func:`cues.clean_text` collects them). ASS override
+blocks start with a backslash (``{\\i1}``) and are never read as ours.
+
+=================  ==========================================================
+``{emotion=..}``   a preset with intensity (``angry:0.8``, ``sad``), several
+                   (``sad:0.4,afraid:0.2``), a vector (``[0,0.8,0,0,0,0,0,0]``)
+                   or ``neutral``
+``{emotion_text=..}``  a sentence describing the emotion
+``{emotion_ref=..}``   a clip showing it (relative to the subtitle file)
+``{alpha=..}``     0-1, scales emotion_ref / emotion_text (also ``emotion_alpha``)
+``{voice=..}``     a built-in voice for this line (``kokoro:jm_kumo``)
+``{speed=0.9-1.1}``  this line's speed bounds (also ``speed_min``, ``speed_max``)
+``{lang=zh}``      the line's language (``en`` or ``zh``; also ``language``)
+=================  ==========================================================
+
+An inline emotion replaces the character's default for that line only.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import emotion as emo
+from . import refclip
+from .cues import Cue
+from .engines import EngineInfo
+from .errors import DubError, Problems
+
+KNOWN = ("emotion", "emotion_text", "emotion_ref", "alpha", "emotion_alpha", "voice", "speed", "speed_min",
+         "speed_max", "lang", "language")
+
+
+@dataclass(frozen=True)
+class Tags:
+    emotion: emo.Emotion | None = None
+    alpha: float | None = None
+    voice: str | None = None
+    language: str | None = None
+    speed_min: float | None = None
+    speed_max: float | None = None
+
+
+def _float(value: str, problems: Problems, cue: Cue, key: str) -> float | None:
+    try:
+        x = float(value)
+    except ValueError:
+        problems.add(cue.file, cue.line, f"{{{key}}}", f"{value!r} is not a number")
+        return None
+    if not 0 < x < 10:
+        problems.add(cue.file, cue.line, f"{{{key}}}", f"{value!r} is not a speed factor")
+        return None
+    return x
+
+
+def parse(cue: Cue, info: EngineInfo) -> Tags:
+    """The cue's inline tags, checked; :class:`DubError` names the subtitle file, line and tag."""
+    from .casting import resolve_voice, unknown_voice_message
+
+    if not cue.tags:
+        return Tags()
+    problems = Problems()
+    tags = dict(cue.tags)
+    for key in tags:
+        if key not in KNOWN:
+            problems.add(cue.file, cue.line, f"{{{key}}}", f"unknown inline tag; known: {', '.join(KNOWN)}")
+    src = f"{Path(cue.file).name}:{cue.line}"
+    forms = [k for k in ("emotion", "emotion_text", "emotion_ref") if k in tags]
+    alpha = None
+    akey = "alpha" if "alpha" in tags else "emotion_alpha" if "emotion_alpha" in tags else None
+    if akey:
+        try:
+            alpha = emo.check_alpha(tags[akey])
+        except emo.EmotionError as exc:
+            problems.add(cue.file, cue.line, f"{{{akey}}}", str(exc))
+    emotion = None
+    if len(forms) > 1:
+        problems.add(cue.file, cue.line, f"{{{forms[1]}}}", f"give one emotion form per line, not {forms[0]} and "
+                                                           f"{forms[1]}")
+    elif forms:
+        k = forms[0]
+        try:
+            if k == "emotion":
+                if akey:
+                    raise emo.EmotionError("alpha goes with emotion_ref or emotion_text")
+                emotion = emo.parse_value(tags[k], src)
+            elif k == "emotion_text":
+                emotion = emo.from_text(tags[k], alpha, src)
+            else:
+                clip_path = (Path(cue.file).resolve().parent / tags[k].strip()).resolve()
+                try:
+                    clip = refclip.read_clip(clip_path, refclip.EMOTION_SECONDS, "emotion reference clip")
+                except refclip.ClipError as exc:
+                    raise emo.EmotionError(str(exc)) from None
+                emotion = emo.from_ref(clip_path, clip.hash, alpha, src)
+        except emo.EmotionError as exc:
+            problems.add(cue.file, cue.line, f"{{{k}}}", str(exc))
+    voice = None
+    if "voice" in tags:
+        voice = resolve_voice(tags["voice"].strip(), info)
+        if voice is None:
+            problems.add(cue.file, cue.line, "{voice}", unknown_voice_message(tags["voice"].strip(), info))
+    language = None
+    for key in ("lang", "language"):
+        if key in tags:
+            language = tags[key].strip().lower()
+            if language not in ("en", "zh"):
+                problems.add(cue.file, cue.line, f"{{{key}}}", f"{tags[key]!r} is not one of en, zh")
+                language = None
+    smin = _float(tags["speed_min"], problems, cue, "speed_min") if "speed_min" in tags else None
+    smax = _float(tags["speed_max"], problems, cue, "speed_max") if "speed_max" in tags else None
+    if "speed" in tags:
+        m = re.fullmatch(r"\s*(\d*\.?\d+)\s*(?:-|\.\.|~|,)\s*(\d*\.?\d+)\s*", tags["speed"])
+        if not m:
+            problems.add(cue.file, cue.line, "{speed}", f"{tags['speed']!r}: write bounds as min-max, e.g. 0.9-1.1")
+        else:
+            smin = _float(m.group(1), problems, cue, "speed")
+            smax = _float(m.group(2), problems, cue, "speed")
+    problems.raise_if_any()
+    return Tags(emotion, alpha, voice, language, smin, smax)
+
+
+def line_emotion(tags: Tags, character: emo.Emotion | None, default: emo.Emotion | None) -> emo.Emotion | None:
+    """The inline emotion, else the character's, else the project's default; an inline
+    ``alpha`` alone rescales an inherited reference or text emotion."""
+    chosen = tags.emotion or character or default
+    if chosen is None or chosen.is_neutral:
+        return None
+    if tags.emotion is None and tags.alpha is not None and chosen.kind in ("ref", "text"):
+        from dataclasses import replace
+
+        chosen = replace(chosen, alpha=tags.alpha)
+    return chosen

@@ -1,0 +1,331 @@
+"""The voice library: who sounds like what, with their consent, in one SQLite file.
+
+Where: ``--library PATH``, else ``$INDEXTTS_DUB_LIBRARY``, else ``voices.sqlite`` in the
+user's data folder (``~/.local/share/indextts-dub`` on Linux). Tables:
+
+``clips``         the normalised clip itself (16-bit WAV at 24 kHz), keyed by its content
+                  hash (:func:`refclip.content_hash`), never by a path
+``voices``        NAME -> clip hash, and the consent record: who agreed, when, for what,
+                  the statement as given
+``embeddings``    speaker embedding per (clip hash, embedding model)
+``denied``        voices that must not be cloned: a name, an embedding, a threshold, a reason
+``conditioning``  per-engine cached conditioning: (engine, engine version, clip hash, kind)
+                  -> blob; engines that can cache a speaker's conditioning keep it here
+
+A clip is checked on add (:mod:`refclip`) and refused when it is too similar to a denied
+voice; the message names the entry and the similarity.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import embedding, refclip
+from .errors import DubError
+
+SCHEMA_VERSION = 1
+DENY_THRESHOLD = 0.75      # same voice, other language: about 0.80-0.85; different voices: 0.3-0.7
+ENV = "INDEXTTS_DUB_LIBRARY"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS clips (
+    hash TEXT PRIMARY KEY, wav BLOB NOT NULL, sample_rate INTEGER NOT NULL, samples INTEGER NOT NULL,
+    original_name TEXT, original_rate INTEGER, channels INTEGER, peak_db REAL, added_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS voices (
+    name TEXT PRIMARY KEY COLLATE NOCASE, clip_hash TEXT NOT NULL REFERENCES clips(hash),
+    consent_who TEXT NOT NULL, consent_when TEXT NOT NULL, consent_for TEXT NOT NULL,
+    consent_statement TEXT NOT NULL, added_at TEXT NOT NULL, notes TEXT);
+CREATE TABLE IF NOT EXISTS embeddings (
+    clip_hash TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (clip_hash, model));
+CREATE TABLE IF NOT EXISTS denied (
+    name TEXT PRIMARY KEY COLLATE NOCASE, clip_hash TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL,
+    threshold REAL NOT NULL, reason TEXT NOT NULL, added_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS conditioning (
+    engine TEXT NOT NULL, engine_version TEXT NOT NULL, clip_hash TEXT NOT NULL, kind TEXT NOT NULL,
+    data BLOB NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (engine, engine_version, clip_hash, kind));
+"""
+
+
+def default_path() -> Path:
+    if os.environ.get(ENV):
+        return Path(os.environ[ENV]).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("indextts-dub")) / "voices.sqlite"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class Consent:
+    who: str          # who agreed
+    when: str         # ISO date or date-time
+    purpose: str      # what for
+    statement: str    # the consent as given
+
+
+@dataclass(frozen=True)
+class VoiceEntry:
+    name: str
+    clip_hash: str
+    seconds: float
+    sample_rate: int
+    consent: Consent
+    added_at: str
+    original_name: str
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class DeniedVoice:
+    name: str
+    clip_hash: str
+    threshold: float
+    reason: str
+    added_at: str
+    embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class DenyMatch:
+    name: str
+    similarity: float
+    threshold: float
+    reason: str
+
+    def message(self, what: str) -> str:
+        return (f"{what} is too similar to the denied voice {self.name!r} (similarity {self.similarity:.2f}, "
+                f"limit {self.threshold:.2f}; {self.reason}): refused")
+
+
+class Library:
+    """One library file. ``write=False`` opens it read-only (a dub never changes it)."""
+
+    def __init__(self, path: str | Path | None = None, write: bool = False):
+        self.path = Path(path).expanduser() if path is not None else default_path()
+        self.write = write
+        if not write and not self.path.exists():
+            raise DubError.at(self.path, None, "library",
+                              "no voice library here; add voices with 'indextts-dub voices add NAME clip.wav "
+                              "--consent ...' (or name one with --library)")
+        try:
+            if write:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(str(self.path))
+                self.db.executescript(_SCHEMA)
+                self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                self.db.commit()
+            else:
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise DubError.at(self.path, None, "library", f"not a voice library ({exc})") from None
+        if row is None or int(row[0]) > SCHEMA_VERSION:
+            raise DubError.at(self.path, None, "library",
+                              f"voice library schema {row[0] if row else '?'} is newer than this version reads")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ embeddings
+
+    def _embedding(self, clip_hash: str) -> np.ndarray:
+        row = self.db.execute("SELECT vector FROM embeddings WHERE clip_hash=? AND model=?",
+                              (clip_hash, embedding.MODEL_ID)).fetchone()
+        if row is not None:
+            return embedding.from_blob(row[0])
+        clip = self.clip(clip_hash)
+        v = embedding.embed(clip.audio, clip.sample_rate)
+        if self.write:
+            self.db.execute("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+                            (clip_hash, embedding.MODEL_ID, embedding.to_blob(v)))
+            self.db.commit()
+        return v
+
+    def clip(self, clip_hash: str) -> refclip.RefClip:
+        row = self.db.execute("SELECT wav, original_name FROM clips WHERE hash=?", (clip_hash,)).fetchone()
+        if row is None:
+            raise DubError.at(self.path, None, "clips", f"clip {clip_hash[:12]} is missing from the library")
+        return refclip.clip_from_wav_bytes(row[0], row[1] or clip_hash[:12])
+
+    def clip_file(self, clip_hash: str, folder: str | Path | None = None) -> Path:
+        """The stored clip as a WAV file (for engines that read paths), named by its hash."""
+        if folder is None:
+            import platformdirs
+
+            folder = Path(platformdirs.user_cache_dir("indextts-dub")) / "clips"
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{clip_hash}.wav"
+        if not path.exists():
+            row = self.db.execute("SELECT wav FROM clips WHERE hash=?", (clip_hash,)).fetchone()
+            if row is None:
+                raise DubError.at(self.path, None, "clips", f"clip {clip_hash[:12]} is missing from the library")
+            tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+            tmp.write_bytes(row[0])
+            os.replace(tmp, path)
+        return path
+
+    # ------------------------------------------------------------ deny list
+
+    def denied(self) -> list[DeniedVoice]:
+        rows = self.db.execute("SELECT name, clip_hash, model, vector, threshold, reason, added_at FROM denied "
+                               "ORDER BY name").fetchall()
+        out = []
+        for name, h, model, vec, thr, reason, added in rows:
+            if model != embedding.MODEL_ID:
+                continue      # made by another embedding model: cannot be compared
+            out.append(DeniedVoice(name, h, float(thr), reason, added, embedding.from_blob(vec)))
+        return out
+
+    def check_denied(self, emb: np.ndarray) -> DenyMatch | None:
+        """The denied voice this embedding is too close to (the closest such), if any."""
+        best = None
+        for d in self.denied():
+            s = embedding.similarity(emb, d.embedding)
+            if s >= d.threshold and (best is None or s > best.similarity):
+                best = DenyMatch(d.name, s, d.threshold, d.reason)
+        return best
+
+    def deny(self, name: str, clip_path: str | Path, reason: str, threshold: float = DENY_THRESHOLD) -> DeniedVoice:
+        self._need_write()
+        name = _check_name(name)
+        if not reason or not reason.strip():
+            raise DubError.at(None, None, "--reason", "say why this voice is denied (e.g. 'public figure')")
+        if not 0 < threshold <= 1:
+            raise DubError.at(None, None, "--threshold", f"must be in (0, 1], got {threshold}")
+        clip = _read(clip_path)
+        v = embedding.embed(clip.audio, clip.sample_rate)
+        now = _now()
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO denied VALUES (?,?,?,?,?,?,?)",
+                            (name, clip.hash, embedding.MODEL_ID, embedding.to_blob(v), float(threshold),
+                             reason.strip(), now))
+        return DeniedVoice(name, clip.hash, threshold, reason.strip(), now, v)
+
+    def undeny(self, name: str) -> bool:
+        self._need_write()
+        with self.db:
+            return self.db.execute("DELETE FROM denied WHERE name=?", (name,)).rowcount > 0
+
+    # ------------------------------------------------------------ voices
+
+    def add(self, name: str, clip_path: str | Path, consent: Consent, replace: bool = False) -> VoiceEntry:
+        """Check the clip, refuse denied voices, store clip, consent and embedding."""
+        self._need_write()
+        name = _check_name(name)
+        for fld, value in (("--consent", consent.statement), ("--by", consent.who), ("--for", consent.purpose),
+                           ("--date", consent.when)):
+            if not value or not str(value).strip():
+                raise DubError.at(None, None, fld, "the consent record needs who agreed, when, for what and "
+                                                   "the statement itself")
+        existing = self.get(name)
+        if existing is not None and not replace:
+            raise DubError.at(self.path, None, "NAME",
+                              f"a voice named {existing.name!r} is already in the library; "
+                              "remove it first or pass --replace")
+        clip = _read(clip_path)
+        v = embedding.embed(clip.audio, clip.sample_rate)
+        match = self.check_denied(v)
+        if match is not None:
+            raise DubError.at(clip_path, None, "clip", match.message(f"the voice in {Path(clip_path).name}"))
+        now = _now()
+        with self.db:
+            if existing is not None:
+                self.db.execute("DELETE FROM voices WHERE name=?", (name,))
+            self.db.execute("INSERT OR IGNORE INTO clips VALUES (?,?,?,?,?,?,?,?,?)",
+                            (clip.hash, clip.wav_bytes(), clip.sample_rate, int(clip.audio.size),
+                             Path(clip_path).name, clip.original_rate, clip.channels, clip.peak_db, now))
+            self.db.execute("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+                            (clip.hash, embedding.MODEL_ID, embedding.to_blob(v)))
+            self.db.execute("INSERT INTO voices VALUES (?,?,?,?,?,?,?,?)",
+                            (name, clip.hash, consent.who.strip(), consent.when.strip(), consent.purpose.strip(),
+                             consent.statement.strip(), now, None))
+            self._collect()
+        entry = self.get(name)
+        assert entry is not None
+        return entry
+
+    def get(self, name: str) -> VoiceEntry | None:
+        row = self.db.execute(
+            "SELECT v.name, v.clip_hash, c.samples, c.sample_rate, v.consent_who, v.consent_when, v.consent_for, "
+            "v.consent_statement, v.added_at, c.original_name FROM voices v JOIN clips c ON c.hash = v.clip_hash "
+            "WHERE v.name=?", (name.strip(),)).fetchone()
+        if row is None:
+            return None
+        n, h, samples, sr, who, when, purpose, statement, added, orig = row
+        return VoiceEntry(n, h, samples / sr, sr, Consent(who, when, purpose, statement), added, orig or "",
+                          self._embedding(h))
+
+    def names(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM voices ORDER BY name COLLATE NOCASE")]
+
+    def entries(self) -> list[VoiceEntry]:
+        return [e for e in (self.get(n) for n in self.names()) if e is not None]
+
+    def remove(self, name: str) -> bool:
+        self._need_write()
+        with self.db:
+            gone = self.db.execute("DELETE FROM voices WHERE name=?", (name.strip(),)).rowcount > 0
+            self._collect()
+        return gone
+
+    def _collect(self) -> None:
+        """Forget clips no voice uses any more, with their embeddings and conditioning."""
+        self.db.execute("DELETE FROM clips WHERE hash NOT IN (SELECT clip_hash FROM voices)")
+        self.db.execute("DELETE FROM embeddings WHERE clip_hash NOT IN (SELECT hash FROM clips)")
+        self.db.execute("DELETE FROM conditioning WHERE clip_hash NOT IN (SELECT hash FROM clips)")
+
+    # ------------------------------------------------------------ engine conditioning cache
+
+    def conditioning(self, engine: str, engine_version: str, clip_hash: str, kind: str = "speaker") -> bytes | None:
+        row = self.db.execute("SELECT data FROM conditioning WHERE engine=? AND engine_version=? AND clip_hash=? "
+                              "AND kind=?", (engine, engine_version, clip_hash, kind)).fetchone()
+        return row[0] if row else None
+
+    def store_conditioning(self, engine: str, engine_version: str, clip_hash: str, data: bytes,
+                           kind: str = "speaker") -> None:
+        """Keep an engine's conditioning for a stored clip (IndexTTS2: speaker latents)."""
+        self._need_write()
+        if self.db.execute("SELECT 1 FROM clips WHERE hash=?", (clip_hash,)).fetchone() is None:
+            raise DubError.at(self.path, None, "conditioning", f"clip {clip_hash[:12]} is not in the library")
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO conditioning VALUES (?,?,?,?,?,?)",
+                            (engine, engine_version, clip_hash, kind, sqlite3.Binary(data), _now()))
+
+    def conditioning_kinds(self, clip_hash: str) -> list[tuple[str, str, str, int]]:
+        return [(e, v, k, n) for e, v, k, n in self.db.execute(
+            "SELECT engine, engine_version, kind, length(data) FROM conditioning WHERE clip_hash=? ORDER BY engine",
+            (clip_hash,))]
+
+    def _need_write(self) -> None:
+        if not self.write:
+            raise DubError.at(self.path, None, "library", "opened read-only")
+
+
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name or len(name) > 80 or any(c in name for c in "\n\r\t"):
+        raise DubError.at(None, None, "NAME", f"{name!r} is not a usable voice name (1-80 characters, one line)")
+    return name
+
+
+def _read(clip_path: str | Path) -> refclip.RefClip:
+    try:
+        return refclip.read_clip(clip_path, refclip.VOICE_SECONDS, "voice clip")
+    except refclip.ClipError as exc:
+        raise DubError.at(clip_path, None, "clip", str(exc)) from None

@@ -1,0 +1,123 @@
+"""The built-in voice (or blend of voice styles) that sounds closest to a reference clip.
+
+An engine that cannot clone (the built-in Kokoro) can still honour a reference clip
+roughly: every built-in voice speaks one probe sentence, its speaker embedding is compared
+with the clip's, and the closest wins. With ``voice_blends`` the three closest styles are
+mixed by a grid search over weights in embedding space; the best blend is then spoken and
+measured, and kept only when its *measured* similarity beats the best single voice.
+The report says which voice was chosen and how close it is. True cloning needs IndexTTS2.
+
+Probe embeddings are cached in the user's cache folder, keyed by engine, model,
+embedding model, probe sentence and voice id.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import embedding
+from .engines import Engine, Request
+
+PROBE = "Good morning, everyone. 今天我们一起读这段话，好吗？"
+BLEND_TOP = 3
+BLEND_STEP = 0.1
+MIN_GAIN = 0.005     # a blend must beat the best single voice by this much (measured)
+
+
+@dataclass(frozen=True)
+class VoiceMatch:
+    voice: str                         # the chosen engine voice id (maybe a blend)
+    similarity: float                  # measured on the chosen voice's own speech
+    best_single: str
+    best_single_similarity: float
+    scores: dict[str, float] = field(default_factory=dict)   # every built-in voice
+
+    def record(self) -> dict:
+        return {"voice": self.voice, "similarity": round(self.similarity, 3),
+                "best_single": self.best_single, "best_single_similarity": round(self.best_single_similarity, 3),
+                "scores": {k: round(v, 3) for k, v in sorted(self.scores.items(), key=lambda kv: -kv[1])}}
+
+
+def _cache_file() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("indextts-dub")) / "voice-embeddings.json"
+
+
+def _load_cache() -> dict[str, list[float]]:
+    try:
+        return json.loads(_cache_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_cache(cache: dict[str, list[float]]) -> None:
+    path = _cache_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps(cache), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass      # a cache that cannot be written only costs time
+
+
+def _key(engine: Engine, voice: str) -> str:
+    probe = hashlib.sha256(PROBE.encode()).hexdigest()[:12]
+    info = engine.info
+    return f"{info.name}|{info.version}|{info.model_id}|{embedding.MODEL_ID}|{probe}|{voice}"
+
+
+def voice_embedding(engine: Engine, voice: str, cache: dict | None = None) -> np.ndarray:
+    """Speaker embedding of ``voice`` speaking the probe sentence (cached on disk)."""
+    own = cache is None
+    cache = _load_cache() if own else cache
+    key = _key(engine, voice)
+    if key in cache:
+        return np.asarray(cache[key], np.float32)
+    x = engine.synthesize(Request(text=PROBE, voice=voice, language="zh"))
+    v = embedding.embed(np.asarray(x, np.float32), engine.info.sample_rate)
+    cache[key] = [float(a) for a in v]
+    if own:
+        _save_cache(cache)
+    return v
+
+
+def nearest(target: np.ndarray, engine: Engine, blend: bool | None = None) -> VoiceMatch:
+    """The built-in voice, or blend, whose speech is closest to ``target`` (an embedding)."""
+    from .casting import blend_id
+
+    cache = _load_cache()
+    voices = engine.info.voice_ids()
+    embs = {v: voice_embedding(engine, v, cache) for v in voices}
+    scores = {v: embedding.similarity(target, e) for v, e in embs.items()}
+    ranked = sorted(scores, key=lambda v: -scores[v])
+    best, best_s = ranked[0], scores[ranked[0]]
+    chosen, chosen_s = best, best_s
+    if (engine.info.voice_blends if blend is None else blend) and len(ranked) > 1:
+        top = ranked[:BLEND_TOP]
+        steps = int(round(1 / BLEND_STEP))
+        candidates = []
+        for ws in itertools.product(range(steps + 1), repeat=len(top)):
+            if sum(ws) != steps or sum(1 for w in ws if w) < 2:
+                continue
+            mix = sum(w * embs[v] for w, v in zip(ws, top))
+            candidates.append((embedding.similarity(target, mix), [(w / steps, v) for w, v in zip(ws, top)]))
+        candidates.sort(key=lambda c: -c[0])
+        for predicted, parts in candidates[:2]:
+            if predicted <= best_s + MIN_GAIN:
+                break
+            vid = blend_id(parts)
+            measured = embedding.similarity(target, voice_embedding(engine, vid, cache))
+            if measured > chosen_s + MIN_GAIN:
+                chosen, chosen_s = vid, measured
+        _save_cache(cache)
+    else:
+        _save_cache(cache)
+    return VoiceMatch(chosen, chosen_s, best, best_s, scores)

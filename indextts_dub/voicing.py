@@ -1,0 +1,128 @@
+"""Each character's voice, as the engine will use it: built-in voice, reference clip or
+library entry, resolved once per run before any line is spoken.
+
+* built-in: checked against the engine's voices (and blends, where it mixes styles);
+* reference clip: already checked when the cast was read; refused when it is too similar
+  to a voice on the library's deny list; an engine that clones gets the normalised clip
+  (``Request.reference``, keyed by its content hash); one that cannot gets the closest
+  built-in voice or blend (:mod:`voicematch`), and the plan says which and how close;
+* library entry: looked up by name in the voice library, then as a reference clip.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from . import embedding, voicematch
+from .casting import Cast, ResolvedVoice, VoiceSpec, resolve_voice, unknown_voice_message
+from .engines import Engine, EngineInfo
+from .errors import DubError, Problems
+
+
+def _clip_cache_file(clip) -> Path:
+    import platformdirs
+
+    folder = Path(platformdirs.user_cache_dir("indextts-dub")) / "clips"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{clip.hash}.wav"
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_bytes(clip.wav_bytes())
+        os.replace(tmp, path)
+    return path
+
+
+def resolve(the_cast: Cast, info: EngineInfo, engine: Callable[[], Engine],
+            library: str | Path | None = None) -> tuple[dict[str, ResolvedVoice], list[str]]:
+    """Map every character ("" for the default voice) to a :class:`ResolvedVoice`.
+
+    ``engine`` loads the engine when a reference must be matched to a built-in voice.
+    ``library`` (or the cast's ``voice_library``, or the user's default library) is opened
+    read-only when an entry is named, and for its deny list when a clip is given.
+    Returns the voices and notes for the report; raises :class:`DubError` naming the cast
+    file, line and field.
+    """
+    from .voicelib import Library, default_path
+
+    problems = Problems()
+    notes: list[str] = []
+    out: dict[str, ResolvedVoice] = {}
+    lib_path = Path(library) if library is not None else (
+        Path(the_cast.voice_library) if the_cast.voice_library else default_path())
+    lib: Library | None = None
+    lib_error: DubError | None = None
+    specs: list[tuple[str, VoiceSpec | None]] = [(c.name, c.voice) for c in the_cast.characters.values()]
+    if isinstance(the_cast.default_voice, VoiceSpec):
+        specs.append(("", the_cast.default_voice))
+    needs_lib = any(s is not None and s.kind in ("library", "ref") for _, s in specs)
+    if needs_lib:
+        if lib_path.exists() or any(s is not None and s.kind == "library" for _, s in specs):
+            try:
+                lib = Library(lib_path, write=False)
+            except DubError as exc:
+                lib_error = exc
+    matched: dict[str, ResolvedVoice] = {}
+
+    def from_clip(name: str, spec: VoiceSpec, clip, label: str, emb=None) -> ResolvedVoice | None:
+        key = clip.hash
+        if emb is None:
+            emb = embedding.embed(clip.audio, clip.sample_rate)
+        if lib is not None:
+            hit = lib.check_denied(emb)
+            if hit is not None:
+                problems.add(the_cast.file, spec.line, spec.where, hit.message(label))
+                return None
+        if key in matched:
+            return matched[key]
+        if info.reference_voice:
+            path = _clip_cache_file(clip)
+            rv = ResolvedVoice(f"ref:{clip.hash[:12]}", f"{label} (cloned by {info.name})", str(path), clip.hash,
+                               {"form": spec.kind, "clip_hash": clip.hash, "cloned": True})
+        else:
+            m = voicematch.nearest(emb, engine())
+            how = "blend of voice styles" if "+" in m.voice else "built-in voice"
+            rv = ResolvedVoice(m.voice, f"{label} -> {info.name}:{m.voice} ({how}, similarity {m.similarity:.2f}; "
+                                        f"best single voice {m.best_single} {m.best_single_similarity:.2f})",
+                               None, clip.hash, {"form": spec.kind, "clip_hash": clip.hash, "match": m.record()})
+            notes.append(f"{name or 'default voice'}: {rv.source}; {info.name} cannot clone a voice, IndexTTS2 can")
+        matched[key] = rv
+        return rv
+
+    for name, spec in specs:
+        if spec is None:
+            continue
+        who = name or "default voice"
+        if spec.kind == "builtin":
+            v = resolve_voice(spec.value, info)
+            if v is None:
+                problems.add(the_cast.file, spec.line, spec.where, unknown_voice_message(spec.value, info))
+                continue
+            out[name] = ResolvedVoice(v, f"{info.name}:{v}", record={"form": "builtin", "voice": f"{info.name}:{v}"})
+        elif spec.kind == "ref":
+            rv = from_clip(who, spec, spec.clip, f"ref {Path(spec.value).name}")
+            if rv is not None:
+                out[name] = rv
+        else:
+            if lib is None:
+                msg = str(lib_error.problems[0].message) if lib_error else "no voice library"
+                problems.add(the_cast.file, spec.line, spec.where, f"library voice {spec.value!r}: {msg} ({lib_path})")
+                continue
+            entry = lib.get(spec.value)
+            if entry is None:
+                known = ", ".join(lib.names()) or "(the library is empty)"
+                problems.add(the_cast.file, spec.line, spec.where,
+                             f"no voice named {spec.value!r} in the library {lib_path}; known: {known}")
+                continue
+            clip = lib.clip(entry.clip_hash)
+            rv = from_clip(who, spec, clip, f"library {entry.name}", entry.embedding)
+            if rv is not None:
+                out[name] = ResolvedVoice(rv.voice, rv.source, rv.reference, rv.reference_hash,
+                                          rv.record | {"form": "library", "entry": entry.name,
+                                                       "consent": {"who": entry.consent.who,
+                                                                   "when": entry.consent.when,
+                                                                   "for": entry.consent.purpose}})
+    if lib is not None:
+        lib.close()
+    problems.raise_if_any()
+    return out, notes
