@@ -37,11 +37,14 @@ def _progress_bar(quiet: bool):
 
 
 def _cmd_dub(args: argparse.Namespace) -> int:
+    from . import timeline_cli
     from .pipeline import dub
 
+    subtitles, timeline = timeline_cli.inputs(args)
+    topts = timeline_cli.options(args)
     progress, close = _progress_bar(args.quiet)
     try:
-        result = dub(args.subtitles, cast=args.cast, video=args.video, out=args.output, engine=args.engine,
+        result = dub(subtitles, timeline=timeline, timeline_options=topts, cast=args.cast, video=args.video, out=args.output, engine=args.engine,
                      voice=args.voice, encoding=args.encoding, fill=args.fill,
                      allow_overlap=args.allow_overlap, speed_bounds=(args.speed_min, args.speed_max),
                      progress=progress)
@@ -74,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"indextts-dub {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("dub", help="dub a subtitle file (SRT, ASS/SSA, WebVTT)")
-    d.add_argument("subtitles", help="subtitle file")
+    d = sub.add_parser("dub", help="dub a subtitle file (SRT, ASS/SSA, WebVTT) or an editor timeline")
+    d.add_argument("subtitles", metavar="INPUT", help="subtitle file, or an editor timeline (.otio, FCP 7 .xml, ...)")
     d.add_argument("--cast", help="casting file (YAML): character -> voice")
     d.add_argument("--video", help="video to mux the dub into (its stream is copied, not re-encoded)")
     d.add_argument("-o", "--output", default="out", help="output folder (default: out)")
@@ -88,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--speed-min", type=float, default=0.75, help="slowest engine speed (default 0.75)")
     d.add_argument("--speed-max", type=float, default=1.25, help="fastest engine speed (default 1.25)")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from .timeline_cli import add_arguments as add_timeline_arguments
+
+    add_timeline_arguments(d)
     d.set_defaults(func=_cmd_dub)
 
     e = sub.add_parser("engines", help="list installed engines and their voices")

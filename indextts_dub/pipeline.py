@@ -16,9 +16,10 @@ from typing import Callable
 
 import numpy as np
 
-from . import audio, engines, media, report, timeline
+from . import audio, engines, media, otio_out, report
 from .casting import Cast, Casting, cast as cast_lines, load_cast
-from .cues import read_cues
+from .otio_cues import load_inputs
+from .otio_in import TimelineIn, TimelineOptions
 from .errors import DubError, Problems
 from .fit import Clip, fit
 from .plan import SPEED_BOUNDS, Plan, plan as make_plan
@@ -65,10 +66,14 @@ def _file_names(characters: list[str]) -> dict[str, str]:
 def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
         out: str | Path = "out", *, engine: str | None = None, voice: str | None = None,
         encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
-        speed_bounds: tuple[float, float] = SPEED_BOUNDS, progress: Progress | None = None) -> DubResult:
+        speed_bounds: tuple[float, float] = SPEED_BOUNDS, progress: Progress | None = None,
+        timeline: str | Path | None = None, timeline_options: TimelineOptions | None = None) -> DubResult:
     """Dub a subtitle file: speak every line with its character's voice, fit it to its
     slot, and write clips, stems, the mix, the timeline, the plan and (with a video) the
     muxed video into ``out``. Raises :class:`DubError` for bad input, before writing anything.
+
+    ``subtitles`` may be an editor timeline (its markers or clips carry the dialogue), or
+    ``timeline`` gives one to dub the subtitles against (see :mod:`otio_cues`).
     """
     t_start = time.perf_counter()
     lo, hi = speed_bounds
@@ -76,7 +81,7 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         raise DubError.at(None, None, "--speed", f"speed bounds must satisfy 0 < min <= 1 <= max (got {lo}, {hi})")
     staging = Staging(out)
     try:
-        cues = read_cues(subtitles, encoding)
+        cues, source, name = load_inputs(subtitles, timeline, encoding, timeline_options)
         the_cast = load_cast(cast) if cast is not None else Cast(file="<no casting file>", engine=engine or "kokoro",
                                                                    default_voice=voice)
         engine_name = engine or the_cast.engine
@@ -110,8 +115,9 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
             naturals[ln.index] = synth.natural(ln)
             if progress:
                 progress("speaking", i + 1, len(lines))
+        programme_end = source.length if source is not None else (video_info.duration if video_info else None)
         the_plan = make_plan(lines, {k: t.samples for k, t in naturals.items()},
-                             video_info.duration if video_info else None, bounds=(lo, hi), fill=fill)
+                             programme_end, bounds=(lo, hi), fill=fill)
         clips: list[Clip] = []
         todo = [e for e in the_plan.entries if abs(e.speed - 1.0) > 1e-6]
         done = 0
@@ -124,9 +130,9 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
                     progress("fitting", done, len(todo))
             clips.append(fit(take, entry, ln))
 
-        programme = video_info.duration if video_info else max(
-            max(c.end for c in clips), max(ln.cue.end for ln in lines))
-        facts = _deliver(staging, clips, lines, the_plan, casting, programme, video_info, info, subtitles, synth)
+        programme = programme_end or max(max(c.end for c in clips), max(ln.cue.end for ln in lines))
+        facts = _deliver(staging, clips, lines, the_plan, casting, programme, video_info, info, subtitles, synth,
+                         source, name, timeline_options)
         facts.wall_seconds = time.perf_counter() - t_start
         placed = staging.commit()
     except BaseException:
@@ -138,7 +144,8 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
 
 
 def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting: Casting, programme: int,
-             video_info: media.VideoInfo | None, info: engines.EngineInfo, subtitles, synth: Synthesizer
+             video_info: media.VideoInfo | None, info: engines.EngineInfo, subtitles, synth: Synthesizer,
+             source: TimelineIn | None = None, name: str = "dub", timeline_options: TimelineOptions | None = None
              ) -> report.RunFacts:
     characters = list(dict.fromkeys(ln.character for ln in lines))
     fnames = _file_names(characters)
@@ -164,13 +171,14 @@ def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting
     facts = report.RunFacts(engine=info.name, engine_version=info.version, programme=programme,
                             gain_db=gain_db, engine_seconds=synth.engine_seconds,
                             synthesis_calls=synth.calls)
-    tl = timeline.build(clips, characters, media_paths, programme, Path(subtitles).stem, video_info,
-                        extra={"engine": info.name, "engine_version": info.version,
-                               "mix_gain_db": round(gain_db, 2), "subtitles": str(subtitles)})
-    timeline.write(tl, staging.path("timeline.otio"))
+    timelines = otio_out.write_all(staging, clips, characters, media_paths, programme, name, video_info,
+                                   {"engine": info.name, "engine_version": info.version,
+                                    "mix_gain_db": round(gain_db, 2),
+                                    "subtitles": str(subtitles) if subtitles is not None else None},
+                                   source, timeline_options)
+    casting.warnings.extend(timelines.notes)
     outputs = {"clips": staging.final("clips/"), "stems": staging.final("stems/"),
-               "mix": staging.final("dub.wav"), "timeline": staging.final("timeline.otio"),
-               "plan": staging.final("plan.json")}
+               "mix": staging.final("dub.wav"), **timelines.files, "plan": staging.final("plan.json")}
     if video_info is not None:
         name = media.output_name(video_info)
         main_language = max(("zh", "en"), key=lambda lang: sum(ln.language == lang for ln in lines))
