@@ -27,7 +27,7 @@ def rate_fraction(rate: float | Fraction | int) -> Fraction:
         return Fraction(round(r))
     for base in NTSC_BASES:
         ntsc = base * 1000 / 1001
-        if abs(r - ntsc) < 1e-3 * base / 24:        # 23.976, 23.98, 29.97 and the exact doubles
+        if abs(r - ntsc) < 5e-3 * base / 24:        # 23.976, 23.98, 29.97 and the exact doubles
             return Fraction(base * 1000, 1001)
     return Fraction(r).limit_denominator(1001)
 

@@ -113,3 +113,13 @@ def onsets(x: np.ndarray, starts: list[int], window: int, threshold: float = 0.0
 def first_above(x: np.ndarray, threshold: float = 0.02) -> int:
     idx = np.flatnonzero(np.abs(x) > threshold)
     return int(idx[0]) if idx.size else -1
+
+
+REALWORLD_OTIO = ("premiere_example.otio", "multitrack.otio", "nested_example.otio", "transition_test.otio")
+
+
+def realworld_otio(name: str) -> Path:
+    """A real-world OTIO file: the shared copy when present, else the one under tests/data."""
+    here = Path(__file__).resolve().parent
+    shared = here.parents[1] / "shared" / "realworld" / "otio" / name
+    return shared if shared.exists() else here / "data" / "realworld" / "otio" / name
