@@ -167,7 +167,7 @@ def write_all(staging: Staging, clips, characters: list[str], media: dict[int, P
     eobj = base_obj
     eobj_tracks = [t for t in eobj.tracks if not is_dub_track(t)]
     eobj.tracks[:] = eobj_tracks + snapped
-    if eobj.global_start_time is None:
+    if eobj.global_start_time is None or source is None:     # adapters need the timeline's start at its rate
         eobj.global_start_time = otio.opentime.RationalTime(start_frame, rates.rate_float(rate))
     width = getattr(video_info, "width", None)
     height = getattr(video_info, "height", None)
