@@ -19,7 +19,7 @@ from indextts_dub import dub, otio_render, rates
 from indextts_dub.errors import DubError
 from indextts_dub.otio_in import TimelineOptions, open_timeline
 from timeline_helpers import (RATES, REALWORLD_OTIO, TOY_CAST, TOY_CUES, first_above, make_srt, make_timeline,
-                              make_video, onsets, realworld_otio, write_otio)
+                              make_video, onsets, planned_onsets, realworld_otio, write_otio)
 
 ALLOW = TimelineOptions(allow_offline_media=True)
 RW_CUES = [(317, 1503, "Alice: Hello there."), (1811, 3007, "Bob: Good to see you."),
@@ -117,7 +117,8 @@ def check_render(timeline_path: Path, res, tolerance: int):
     otio_render.render(tin.timeline, wav, tin.length, base=tin.path)
     x, sr = sf.read(str(wav), dtype="float32")
     assert sr == 48000 and x.size == tin.length
-    exp = [c.start + first_above(c.audio) for c in res.clips]
+    out = timeline_path.parent.parent if timeline_path.parent.name == "editor" else timeline_path.parent
+    exp = planned_onsets(res, out)
     got = onsets(x, exp, 2000)
     assert all(g is not None and abs(g - e) <= tolerance for g, e in zip(got, exp)), (exp, got)
     return x

@@ -123,3 +123,15 @@ def realworld_otio(name: str) -> Path:
     here = Path(__file__).resolve().parent
     shared = here.parents[1] / "shared" / "realworld" / "otio" / name
     return shared if shared.exists() else here / "data" / "realworld" / "otio" / name
+
+
+def planned_onsets(res, out: Path, threshold: float = 0.02) -> list[int]:
+    """Where each line's sound should start: its planned start sample plus the first sample of
+    its written clip (gain applied) above the threshold."""
+    import soundfile as sf
+
+    starts = []
+    for c in res.clips:
+        x, _ = sf.read(str(out / "clips" / f"{c.line.index:04d}_{c.line.character}.wav"), dtype="float32")
+        starts.append(c.start + first_above(x, threshold))
+    return starts

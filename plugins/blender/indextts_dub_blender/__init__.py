@@ -179,6 +179,7 @@ if bpy is not None:
         cast_file: StringProperty(name="Casting file", subtype="FILE_PATH")
         output: StringProperty(name="Output folder", subtype="DIR_PATH",
                                description="default: a 'dub' folder beside the .blend file")
+        command: StringProperty(name="Dub command", description="default: the add-on preferences' (indextts-dub)")
 
         def execute(self, context):
             _add_python_path(context)
@@ -203,7 +204,8 @@ if bpy is not None:
                 self.report({"ERROR"}, str(exc))
                 return {"CANCELLED"}
             cast = bpy.path.abspath(self.cast_file or (prefs.cast_file if prefs else "")) or None
-            args = dub_command(prefs.dub_command if prefs else "indextts-dub", cut, out / "result", cast,
+            command = self.command or (prefs.dub_command if prefs else "") or "indextts-dub"
+            args = dub_command(command, cut, out / "result", cast,
                                bpy.path.abspath(self.subtitles) if self.subtitles else None)
             proc = run_dub(args)
             if proc.returncode != 0:
