@@ -380,3 +380,25 @@ def test_bad_timeline_leaves_earlier_outputs_alone(tmp_path, toy_engine):
         dub(make_srt(tmp_path / "late.srt", [(30_000, 31_000, "Alice: late")]), timeline=cut, cast=cast,
             out=tmp_path / "out")
     assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("label", ["23.976", "29.97"])
+def test_editor_copy_converts_to_aaf_with_its_positions(label, tmp_path, toy_engine):
+    """For Avid: the editor .otio copy through otio-aaf-adapter keeps every dub clip's frame."""
+    import opentimelineio as otio
+
+    pytest.importorskip("otio_aaf_adapter")
+    rate = RATES[label]
+    cut = write_otio(make_timeline(rate, int(12 * rate), make_video(tmp_path / "pic.mp4", rate, int(12 * rate))),
+                     tmp_path / "cut.otio")
+    dub(make_srt(tmp_path / "ep.srt", TOY_CUES), timeline=cut, cast=write(tmp_path / "cast.yaml", TOY_CAST),
+        out=tmp_path / "out")
+    copy = read(tmp_path / "out" / "editor" / "timeline.otio").timeline
+    otio.adapters.write_to_file(copy, str(tmp_path / "cut.aaf"), adapter_name="AAF", use_empty_mob_ids=True)
+    back = otio.adapters.read_from_file(str(tmp_path / "cut.aaf"))
+
+    def frames(tracks):
+        return [[round(t.range_of_child_at_index(i).start_time.value) for i, c in enumerate(t)
+                 if isinstance(c, otio.schema.Clip)] for t in tracks if t.kind == "Audio"]
+
+    assert frames(back.tracks) == frames(copy.tracks)
