@@ -265,7 +265,7 @@ def align_subtitle_cues(cues: list[Cue], tin: TimelineIn, opts: TimelineOptions,
     if stated is None:
         fits = grid_rates(cues)
         if fits is not None and fits and tin.rate not in fits:
-            first = next(c for c in cues if True)
+            first = cues[0]
             raise DubError.at(source, first.line or None, "times",
                               f"every cue starts and ends on a {rates.rate_label(fits[0])} fps frame boundary but "
                               f"the timeline runs at {rates.rate_label(tin.rate)} fps: the subtitles were timed for "
@@ -341,7 +341,10 @@ def load_inputs(subtitles, timeline, encoding: str | None, opts: TimelineOptions
     from .cues import read_cues
     from .otio_in import is_timeline, open_timeline
 
+    from . import editors
+
     opts = opts or TimelineOptions()
+    editors.resolve(opts.editor_copies)          # a bad format name stops the run before any work
     if timeline is None and subtitles is not None and is_timeline(subtitles):
         timeline, subtitles = subtitles, None
     if timeline is None:

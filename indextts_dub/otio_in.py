@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from . import rates
 from .cues import FORMATS as SUBTITLE_SUFFIXES
-from .errors import DubError, Problem, Problems
+from .errors import DubError, Problem
 from .otio_compat import JsonDocument, JsonPath, path_text, read_timeline_json
 
 JSON_SUFFIXES = (".otio", ".otioz", ".otiod")
@@ -187,13 +187,12 @@ def open_timeline(path: str | Path, opts: TimelineOptions | None = None, *, chec
     path = Path(path)
     obj, adapter, jd = _read_any(path)
     tl = _first_timeline(obj, path)
-    problems = Problems()
 
     gst = tl.global_start_time
     own = tl.metadata.get("indextts_dub", {}) if "indextts_dub" in tl.metadata else {}
     own_rate = own.get("frame_rate") if hasattr(own, "get") else None
     video = _video_rate(tl)
-    if gst is not None and gst.rate > 0:
+    if gst is not None and 0 < gst.rate < 1000:          # 1000 and up: a clock (ms, samples), not frames
         rate, rate_from = rates.rate_fraction(gst.rate), "global_start_time"
     elif video is not None:
         rate, rate_from = video, "video track"
@@ -225,7 +224,6 @@ def open_timeline(path: str | Path, opts: TimelineOptions | None = None, *, chec
                                     f"{len(tin.offline_media)} media reference(s) point at files that do not exist; "
                                     "relink them, or pass --allow-offline-media to dub anyway (the references are "
                                     "kept as they are)")])
-    problems.raise_if_any()
     return tin
 
 

@@ -265,3 +265,17 @@ def test_cue_timeline_at_another_rate(tmp_path):
     with pytest.raises(DubError, match="cues.otio: global_start_time: the subtitles are timed at 25 fps but the "
                                        "timeline runs at 23.976 fps"):
         read_cues_for_timeline(sub, tin, TimelineOptions(marker_color="GREEN"))
+
+
+def test_a_48k_clock_is_not_a_frame_rate(tmp_path):
+    """A master of a subtitle-only run starts at 0 @ 48 000: that is no frame rate to dub against."""
+    import opentimelineio as otio
+
+    tl = otio.schema.Timeline(name="master", global_start_time=otio.opentime.RationalTime(0, 48000))
+    a = otio.schema.Track(name="Alice", kind=otio.schema.TrackKind.Audio)
+    a.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(duration=otio.opentime.RationalTime(96000, 48000))))
+    tl.tracks.append(a)
+    p = write_otio(tl, tmp_path / "master.otio")
+    with pytest.raises(DubError, match="no video track and no global start time"):
+        open_timeline(p)
+    assert open_timeline(p, TimelineOptions(fps=Fraction(24))).rate == 24
