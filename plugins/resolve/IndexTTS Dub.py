@@ -211,5 +211,7 @@ def main():
     return 0
 
 
-if __name__ == "__main__":
+# Resolve runs menu scripts with its scripting objects (resolve, bmd) as globals; run then, or
+# when started as a program; stay quiet when imported (the tests import it).
+if __name__ == "__main__" or globals().get("resolve") is not None or globals().get("bmd") is not None:
     main()
