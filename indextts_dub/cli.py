@@ -55,10 +55,14 @@ def _dub_kwargs(args: argparse.Namespace) -> dict:
 
 
 def _cmd_dub(args: argparse.Namespace) -> int:
+    from . import timeline_cli
+
+    subtitles, timeline = timeline_cli.inputs(args)
+    kwargs = dict(_dub_kwargs(args), timeline=timeline, timeline_options=timeline_cli.options(args))
     if args.dry_run:
         from .pipeline import dry_run
 
-        decisions = dry_run(args.subtitles, **_dub_kwargs(args))
+        decisions = dry_run(subtitles, **kwargs)
         for d in decisions:
             print(f"{d.line:4d}  {d.action:10s} {d.character[:14]:14s} {d.text[:40]:40s}  {d.why}")
         counts = {a: sum(d.action == a for d in decisions) for a in ("synthesize", "re-fit", "reuse")}
@@ -69,7 +73,7 @@ def _cmd_dub(args: argparse.Namespace) -> int:
 
     progress, close = _progress_bar(args.quiet)
     try:
-        result = dub(args.subtitles, **_dub_kwargs(args), cache_limit=args.cache_size, wait=args.wait,
+        result = dub(subtitles, **kwargs, cache_limit=args.cache_size, wait=args.wait,
                      progress=progress)
     finally:
         close()
@@ -120,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"indextts-dub {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("dub", help="dub a subtitle file (SRT, ASS/SSA, WebVTT)")
-    d.add_argument("subtitles", help="subtitle file")
+    d = sub.add_parser("dub", help="dub a subtitle file (SRT, ASS/SSA, WebVTT) or an editor timeline")
+    d.add_argument("subtitles", metavar="INPUT", help="subtitle file, or an editor timeline (.otio, FCP 7 .xml, ...)")
     d.add_argument("--cast", help="casting file (YAML): character -> voice")
     d.add_argument("--video", help="video to mux the dub into (its stream is copied, not re-encoded)")
     d.add_argument("-o", "--output", default="out", help="output folder (default: out)")
@@ -142,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print which lines would be synthesized, re-fitted or reused, and why; write nothing")
     d.add_argument("--wait", action="store_true", help="if another run is writing OUTPUT, wait for it")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    from .timeline_cli import add_arguments as add_timeline_arguments
+
+    add_timeline_arguments(d)
     d.set_defaults(func=_cmd_dub)
 
     c = sub.add_parser("cache", help="inspect or trim the take cache")

@@ -16,9 +16,10 @@ from typing import Callable
 
 import numpy as np
 
-from . import audio, engines, media, report, timeline, voicing
+from . import audio, engines, media, otio_out, report, voicing
 from .casting import Cast, Casting, cast as cast_lines, load_cast
-from .cues import read_cues
+from .otio_cues import load_inputs
+from .otio_in import TimelineIn, TimelineOptions
 from .errors import DubError, Problems
 from .fit import Clip, fit
 from .plan import SPEED_BOUNDS, Plan, plan as make_plan
@@ -77,19 +78,29 @@ class Inputs:
     bounds: tuple[float, float]
     fill: bool
     voice_notes: list[str]
+    source: TimelineIn | None = None     # the editor timeline dubbed against, if any
+    name: str = "dub"                    # the timeline's name
+
+    @property
+    def programme_end(self) -> int | None:
+        """The hard end of the programme in samples: the timeline's length, else the video's."""
+        if self.source is not None:
+            return self.source.length
+        return self.video.duration if self.video is not None else None
 
 
 def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None, *,
                 engine: str | None = None, voice: str | None = None, encoding: str | None = None,
                 allow_overlap: bool = False, speed_bounds: tuple[float, float] | None = None, fill: bool = False,
-                library: str | Path | None = None) -> Inputs:
+                library: str | Path | None = None, timeline: str | Path | None = None,
+                timeline_options: TimelineOptions | None = None) -> Inputs:
     """Cues, cast, engine description, video facts and cast lines; every input problem raises here.
 
     ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the voice
     library for ``library:`` voices and the deny list."""
     if speed_bounds is not None:
         _check_bounds(speed_bounds)
-    cues = read_cues(subtitles, encoding)
+    cues, source, name = load_inputs(subtitles, timeline, encoding, timeline_options)
     the_cast = load_cast(cast) if cast is not None else Cast(file="<no casting file>", engine=engine or "kokoro",
                                                                default_voice=voice)
     lo, hi = speed_bounds or the_cast.speed_bounds or SPEED_BOUNDS
@@ -116,7 +127,8 @@ def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: st
                 problems.add(ln.cue.file, ln.cue.line, "start",
                              f"starts at {timecode(ln.cue.start)}, after the video ends ({timecode(video_info.duration)})")
         problems.raise_if_any()
-    return Inputs(cues, the_cast, info, engine_name, options, video_info, casting, (lo, hi), fill, voice_notes)
+    return Inputs(cues, the_cast, info, engine_name, options, video_info, casting, (lo, hi), fill, voice_notes,
+                  source, name)
 
 
 def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: int | None = None) -> TakeCache | None:
@@ -142,11 +154,14 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
         speed_bounds: tuple[float, float] | None = None, cache: str | Path | bool | None = None,
         cache_limit: int | None = None, wait: bool = False, library: str | Path | None = None,
+        timeline: str | Path | None = None, timeline_options: TimelineOptions | None = None,
         progress: Progress | None = None) -> DubResult:
     """Dub a subtitle file: speak every line with its character's voice, fit it to its
     slot, and write clips, stems, the mix, the timeline, the plan and (with a video) the
     muxed video into ``out``. Raises :class:`DubError` for bad input, before writing anything.
 
+    ``subtitles`` may be an editor timeline (its markers or clips carry the dialogue), or
+    ``timeline`` gives one to dub the subtitles against (see :mod:`otio_cues`).
     ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the
     voice library for ``library:`` voices and the deny list. Takes are kept in a cache
     (``<out>/.indextts-dub-cache`` unless ``cache`` names another folder, or ``cache=False``):
@@ -157,7 +172,8 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
     staging = Staging(out, wait=wait)
     try:
         inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
-                          allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library)
+                          allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library,
+                          timeline=timeline, timeline_options=timeline_options)
         lines, video_info, info = inp.casting.lines, inp.video, inp.info
         (lo, hi), fill = inp.bounds, inp.fill
         take_cache = open_cache(cache, out, cache_limit)
@@ -167,8 +183,8 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
             naturals[ln.index] = synth.natural(ln)
             if progress:
                 progress("speaking", i + 1, len(lines))
-        the_plan = make_plan(lines, {k: t.samples for k, t in naturals.items()},
-                             video_info.duration if video_info else None, bounds=(lo, hi), fill=fill)
+        the_plan = make_plan(lines, {k: t.samples for k, t in naturals.items()}, inp.programme_end,
+                             bounds=(lo, hi), fill=fill)
         clips: list[Clip] = []
         todo = [e for e in the_plan.entries if abs(e.speed - 1.0) > 1e-6]
         done = 0
@@ -184,10 +200,9 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
                 clip.audio = clip.audio * np.float32(10 ** (ln.gain_db / 20))
             clips.append(clip)
 
-        programme = video_info.duration if video_info else max(
-            max(c.end for c in clips), max(ln.cue.end for ln in lines))
+        programme = inp.programme_end or max(max(c.end for c in clips), max(ln.cue.end for ln in lines))
         facts = _deliver(staging, clips, lines, the_plan, inp.casting, programme, video_info, info, subtitles,
-                         synth)
+                         synth, inp.source, inp.name, timeline_options)
         facts.wall_seconds = time.perf_counter() - t_start
         placed = staging.commit()
         if take_cache is not None:
@@ -224,11 +239,13 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
             out: str | Path = "out", *, engine: str | None = None, voice: str | None = None,
             encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
             speed_bounds: tuple[float, float] | None = None, cache: str | Path | bool | None = None,
-            library: str | Path | None = None, **_ignored) -> list[Decision]:
+            library: str | Path | None = None, timeline: str | Path | None = None,
+            timeline_options: TimelineOptions | None = None, **_ignored) -> list[Decision]:
     """What :func:`dub` would re-synthesize, re-fit or reuse, judged from the take cache and
     the previous run's ``plan.json``; writes nothing and never loads the engine."""
     inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
-                      allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library)
+                      allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library,
+                      timeline=timeline, timeline_options=timeline_options)
     lines = inp.casting.lines
     (lo, hi), fill = inp.bounds, inp.fill
     synth = Synthesizer(inp.info, lambda: _load_engine(inp.engine_name, inp.options, inp.cast), open_cache(cache, out),
@@ -243,7 +260,7 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
             missing.add(ln.index)
             prev = previous.get((ln.cue.file, ln.cue.line)) or {}
             naturals[ln.index] = prev.get("natural_samples") or ln.cue.length   # an estimate, to plan the rest
-    the_plan = make_plan(lines, naturals, inp.video.duration if inp.video else None, bounds=(lo, hi), fill=fill)
+    the_plan = make_plan(lines, naturals, inp.programme_end, bounds=(lo, hi), fill=fill)
     out_list = []
     for ln, entry in zip(lines, the_plan.entries):
         prev = previous.get((ln.cue.file, ln.cue.line))
@@ -294,7 +311,8 @@ def _load_engine(name: str, options: dict, the_cast: Cast):
 
 
 def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting: Casting, programme: int,
-             video_info: media.VideoInfo | None, info: engines.EngineInfo, subtitles, synth: Synthesizer
+             video_info: media.VideoInfo | None, info: engines.EngineInfo, subtitles, synth: Synthesizer,
+             source: TimelineIn | None = None, name: str = "dub", timeline_options: TimelineOptions | None = None
              ) -> report.RunFacts:
     characters = list(dict.fromkeys(ln.character for ln in lines))
     fnames = _file_names(characters)
@@ -320,13 +338,14 @@ def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting
     facts = report.RunFacts(engine=info.name, engine_version=info.version, programme=programme,
                             gain_db=gain_db, engine_seconds=synth.engine_seconds,
                             synthesis_calls=synth.calls)
-    tl = timeline.build(clips, characters, media_paths, programme, Path(subtitles).stem, video_info,
-                        extra={"engine": info.name, "engine_version": info.version,
-                               "mix_gain_db": round(gain_db, 2), "subtitles": str(subtitles)})
-    timeline.write(tl, staging.path("timeline.otio"))
+    timelines = otio_out.write_all(staging, clips, characters, media_paths, programme, name, video_info,
+                                   {"engine": info.name, "engine_version": info.version,
+                                    "mix_gain_db": round(gain_db, 2),
+                                    "subtitles": str(subtitles) if subtitles is not None else None},
+                                   source, timeline_options)
+    casting.warnings.extend(timelines.notes)
     outputs = {"clips": staging.final("clips/"), "stems": staging.final("stems/"),
-               "mix": staging.final("dub.wav"), "timeline": staging.final("timeline.otio"),
-               "plan": staging.final("plan.json")}
+               "mix": staging.final("dub.wav"), **timelines.files, "plan": staging.final("plan.json")}
     if video_info is not None:
         name = media.output_name(video_info)
         main_language = max(("zh", "en"), key=lambda lang: sum(ln.language == lang for ln in lines))

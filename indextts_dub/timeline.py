@@ -51,12 +51,59 @@ def clip_metadata(clip: Clip, media: Path) -> dict[str, Any]:
     }
 
 
+def warning_marker(clip: Clip, rate: float = SAMPLE_RATE, start: int | None = None, duration: int | None = None):
+    """A marker over a clip that has warnings: its name says the first, its comment all of them."""
+    import opentimelineio as otio
+
+    ln = clip.line
+    first = clip.warnings[0] if clip.warnings else ""
+    m = otio.schema.Marker(name=f"{ln.index:04d} {ln.character}: {first}"[:120],
+                           marked_range=_range(clip.start if start is None else start,
+                                               clip.length if duration is None else duration, rate),
+                           color=otio.schema.MarkerColor.ORANGE)
+    m.comment = "\n".join(clip.warnings)
+    m.metadata[KEY] = {"warning": True, "index": ln.index, "warnings": list(clip.warnings)}
+    return m
+
+
+def clip_name(clip: Clip) -> str:
+    return f"{clip.line.index:04d} {clip.line.character}: {clip.line.text}"[:120]
+
+
+def dub_track(character: str, clips: list[Clip], media: dict[int, Path], programme: int):
+    """One character's audio track at 48 kHz: each clip on its start sample, gaps between,
+    a trailing gap to the programme's end, a warning marker over each clip that has warnings."""
+    import opentimelineio as otio
+
+    track = otio.schema.Track(name=character, kind=otio.schema.TrackKind.Audio)
+    track.metadata[KEY] = {"character": character}
+    pos = 0
+    for clip in sorted((c for c in clips if c.line.character == character), key=lambda c: c.start):
+        if clip.start > pos:
+            track.append(otio.schema.Gap(source_range=_range(0, clip.start - pos)))
+        elif clip.start < pos:
+            raise ValueError(f"clips of {character} overlap at sample {clip.start}")
+        path = media[clip.line.index]
+        ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
+                                            available_range=_range(0, clip.length))
+        oc = otio.schema.Clip(name=clip_name(clip), media_reference=ref, source_range=_range(0, clip.length))
+        oc.metadata[KEY] = clip_metadata(clip, path)
+        track.append(oc)
+        if clip.warnings:
+            track.markers.append(warning_marker(clip))
+        pos = clip.end
+    if programme > pos:
+        track.append(otio.schema.Gap(source_range=_range(0, programme - pos)))
+    return track
+
+
 def build(clips: list[Clip], characters: list[str], media: dict[int, Path], programme: int, name: str,
           video: VideoInfo | None = None, extra: dict[str, Any] | None = None):
     """An ``otio.schema.Timeline``; ``media`` maps ``Line.index`` to the clip's final WAV path."""
     import opentimelineio as otio
 
-    tl = otio.schema.Timeline(name=name, global_start_time=_rt(0))
+    # the timeline's rate is the picture's when there is one (editors read it from here)
+    tl = otio.schema.Timeline(name=name, global_start_time=_rt(0, float(video.fps) if video is not None else SAMPLE_RATE))
     tl.metadata[KEY] = {"sample_rate": SAMPLE_RATE, "programme_samples": programme, **(extra or {})}
     if video is not None:
         vt = otio.schema.Track(name="Picture", kind=otio.schema.TrackKind.Video)
@@ -67,25 +114,7 @@ def build(clips: list[Clip], characters: list[str], media: dict[int, Path], prog
                                    source_range=_range(0, video.frames, fps)))
         tl.tracks.append(vt)
     for character in characters:
-        track = otio.schema.Track(name=character, kind=otio.schema.TrackKind.Audio)
-        track.metadata[KEY] = {"character": character}
-        pos = 0
-        for clip in sorted((c for c in clips if c.line.character == character), key=lambda c: c.start):
-            if clip.start > pos:
-                track.append(otio.schema.Gap(source_range=_range(0, clip.start - pos)))
-            elif clip.start < pos:
-                raise ValueError(f"clips of {character} overlap at sample {clip.start}")
-            path = media[clip.line.index]
-            ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
-                                                available_range=_range(0, clip.length))
-            oc = otio.schema.Clip(name=f"{clip.line.index:04d} {character}: {clip.line.text}"[:120],
-                                  media_reference=ref, source_range=_range(0, clip.length))
-            oc.metadata[KEY] = clip_metadata(clip, path)
-            track.append(oc)
-            pos = clip.end
-        if programme > pos:
-            track.append(otio.schema.Gap(source_range=_range(0, programme - pos)))
-        tl.tracks.append(track)
+        tl.tracks.append(dub_track(character, clips, media, programme))
     return tl
 
 

@@ -21,7 +21,9 @@ def plan_of(demo_run):
 def test_every_output_exists(demo_run):
     out = demo_run.out
     names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
-    assert names == ["clips", "dub.wav", "dubbed.mp4", "plan.json", "stems", "timeline.otio"]
+    assert names == ["clips", "dub.wav", "dubbed.mp4", "editor", "plan.json", "stems", "timeline.otio"]
+    assert sorted(p.name for p in (out / "editor").iterdir()) == [
+        "media", "timeline.kdenlive", "timeline.otio", "timeline.otioz", "timeline.xml"]
     assert sorted(p.name for p in (out / "stems").iterdir()) == ["Alice.wav", "Mei.wav", "王老师.wav"]
     assert [p.name for p in sorted((out / "clips").iterdir())] == [
         "0001_Alice.wav", "0002_王老师.wav", "0003_Mei.wav", "0004_Alice.wav", "0005_王老师.wav",
