@@ -10,23 +10,23 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import audio, engines, media, report, timeline
+from . import audio, engines, media, report, report_html, timeline
+from . import mix as mixing
 from .casting import Cast, Casting, cast as cast_lines, load_cast
 from .cues import read_cues
 from .errors import DubError, Problems
 from .fit import Clip, fit
-from .plan import SPEED_BOUNDS, Plan, plan as make_plan
+from .plan import SPEED_BOUNDS, Plan, PlanOptions, plan as make_plan
+from .plan_per_line import plan_per_line
 from .staging import Staging
 from .synthesis import Synthesizer
 from .timebase import SAMPLE_RATE, timecode
-
-MIX_PEAK_DB = -1.0
 
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
 
@@ -65,15 +65,35 @@ def _file_names(characters: list[str]) -> dict[str, str]:
 def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
         out: str | Path = "out", *, engine: str | None = None, voice: str | None = None,
         encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
-        speed_bounds: tuple[float, float] = SPEED_BOUNDS, progress: Progress | None = None) -> DubResult:
+        speed_bounds: tuple[float, float] = SPEED_BOUNDS, progress: Progress | None = None,
+        plan_options: PlanOptions | None = None, mix_options: mixing.MixOptions | None = None,
+        planner: str = "episode", retime_video: bool = False) -> DubResult:
     """Dub a subtitle file: speak every line with its character's voice, fit it to its
-    slot, and write clips, stems, the mix, the timeline, the plan and (with a video) the
-    muxed video into ``out``. Raises :class:`DubError` for bad input, before writing anything.
+    slot, and write clips, stems, the mix, the timeline, the plan, the report and (with a
+    video) the muxed video into ``out``. Raises :class:`DubError` for bad input, before
+    writing anything.
+
+    ``plan_options`` (:class:`indextts_dub.plan.PlanOptions`) sets the overflow policy,
+    lead-in, gaps...; ``speed_bounds``, ``fill`` override its fields. ``mix_options``
+    (:class:`indextts_dub.mix.MixOptions`) sets loudness, true peak, background, format.
+    ``planner="per-line"`` uses the per-line baseline instead of the whole-episode plan.
+    ``retime_video`` plans in the retimed picture's time and renders it (needs ``video``).
     """
     t_start = time.perf_counter()
     lo, hi = speed_bounds
-    if not 0 < lo <= 1 <= hi:
-        raise DubError.at(None, None, "--speed", f"speed bounds must satisfy 0 < min <= 1 <= max (got {lo}, {hi})")
+    popts = _replace(plan_options or PlanOptions(), bounds=(lo, hi), fill=fill or (plan_options or PlanOptions()).fill,
+                     retime=retime_video)
+    popts.check()
+    mopts = mix_options or mixing.MixOptions()
+    mopts.check()
+    if planner not in ("episode", "per-line"):
+        raise DubError.at(None, None, "--planner", f"{planner!r} is not one of episode, per-line")
+    if retime_video and video is None:
+        raise DubError.at(None, None, "--retime-video", "needs --video")
+    if mopts.background is not None and mopts.background != "original" and not Path(mopts.background).is_file():
+        raise DubError.at(mopts.background, None, "--background", "file not found")
+    if mopts.background == "original" and video is None:
+        raise DubError.at(None, None, "--background", "'original' needs --video (its audio is the background)")
     staging = Staging(out)
     try:
         cues = read_cues(subtitles, encoding)
@@ -110,23 +130,31 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
             naturals[ln.index] = synth.natural(ln)
             if progress:
                 progress("speaking", i + 1, len(lines))
-        the_plan = make_plan(lines, {k: t.samples for k, t in naturals.items()},
-                             video_info.duration if video_info else None, bounds=(lo, hi), fill=fill)
+        nat = {k: t.samples for k, t in naturals.items()}
+        programme_end = video_info.duration if video_info else None
+        if planner == "per-line":
+            the_plan = plan_per_line(lines, nat, programme_end, popts)
+        else:
+            the_plan = make_plan(lines, nat, programme_end, popts)
         clips: list[Clip] = []
         todo = [e for e in the_plan.entries if abs(e.speed - 1.0) > 1e-6]
         done = 0
+        engine_range = info.speed_range
         for ln, entry in zip(lines, the_plan.entries):
             take = naturals[ln.index]
             if abs(entry.speed - 1.0) > 1e-6:
-                take = synth.at_target(ln, take, entry.speed, entry.target, (lo, hi))
+                take = synth.at_target(ln, take, entry.speed, entry.speech, engine_range)
                 done += 1
                 if progress:
                     progress("fitting", done, len(todo))
             clips.append(fit(take, entry, ln))
 
-        programme = video_info.duration if video_info else max(
-            max(c.end for c in clips), max(ln.cue.end for ln in lines))
-        facts = _deliver(staging, clips, lines, the_plan, casting, programme, video_info, info, subtitles, synth)
+        if the_plan.programme is not None:
+            programme = the_plan.programme
+        else:
+            programme = max(max(c.end for c in clips), max(e.cue_end for e in the_plan.entries))
+        facts = _deliver(staging, clips, lines, the_plan, casting, programme, video_info, info, subtitles, synth,
+                         mopts)
         facts.wall_seconds = time.perf_counter() - t_start
         placed = staging.commit()
     except BaseException:
@@ -137,47 +165,83 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
     return DubResult(Path(out), clips, the_plan, casting, facts, summary, files)
 
 
+def _replace(opts: PlanOptions, **kw) -> PlanOptions:
+    return replace(opts, **kw)
+
+
 def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting: Casting, programme: int,
-             video_info: media.VideoInfo | None, info: engines.EngineInfo, subtitles, synth: Synthesizer
-             ) -> report.RunFacts:
+             video_info: media.VideoInfo | None, info: engines.EngineInfo, subtitles, synth: Synthesizer,
+             mopts: mixing.MixOptions) -> report.RunFacts:
     characters = list(dict.fromkeys(ln.character for ln in lines))
     fnames = _file_names(characters)
     stems = {ch: np.zeros(programme, np.float32) for ch in characters}
     for c in clips:
         end = min(c.end, programme)
-        stems[c.line.character][c.start:end] += c.audio[: end - c.start]
-    mix = np.sum(list(stems.values()), axis=0) if stems else np.zeros(programme, np.float32)
-    peak = max([float(np.max(np.abs(mix)))] + [float(np.max(np.abs(s))) for s in stems.values()] + [1e-9])
-    limit = 10 ** (MIX_PEAK_DB / 20)
-    gain = min(1.0, limit / peak)
-    gain_db = 20 * np.log10(gain)
+        if end > c.start:
+            stems[c.line.character][c.start:end] += c.audio[: end - c.start]
+
+    picture = video_info
+    retimed_tmp = None
+    if the_plan.retime_applied and video_info is not None:
+        from . import retime
+
+        retimed_tmp = staging.path(".retimed" + Path(video_info.path).suffix.lower()
+                                   if Path(video_info.path).suffix.lower() in media.MP4_FAMILY else ".retimed.mkv")
+        retime.render(video_info, the_plan.retime, retimed_tmp)
+        picture = media.probe(retimed_tmp)
+    background = None
+    if mopts.background is not None:
+        background = mixing.read_background(mopts.background, programme,
+                                            picture.path if picture is not None else None)
+    speech = [(c.start, c.start + c.speech) for c in clips]
+    mixed = mixing.mix(stems, speech, mopts, background)
+    gain = 10 ** (mixed.dialogue_gain_db / 20)
+    ext = mopts.extension
 
     media_paths: dict[int, Path] = {}
+    rel_media: dict[int, str] = {}
     for c in clips:
         rel = f"clips/{c.line.index:04d}_{fnames[c.line.character]}.wav"
         audio.write_wav(staging.path(rel), c.audio * gain, SAMPLE_RATE)
         media_paths[c.line.index] = staging.final(rel)
-    for ch, x in stems.items():
-        audio.write_wav(staging.path(f"stems/{fnames[ch]}.wav"), x * gain, SAMPLE_RATE)
-    audio.write_wav(staging.path("dub.wav"), mix * gain, SAMPLE_RATE)
+        rel_media[c.line.index] = rel
+    for ch, x in mixed.stems.items():
+        mixing.write_audio(staging.path(f"stems/{fnames[ch]}{ext}"), x, mopts.format)
+    if mixed.background is not None:
+        mixing.write_audio(staging.path(f"background{ext}"), mixed.background, mopts.format)
+    mix_name = f"dub{ext}"
+    mixing.write_audio(staging.path(mix_name), mixed.mix, mopts.format)
 
     facts = report.RunFacts(engine=info.name, engine_version=info.version, programme=programme,
-                            gain_db=gain_db, engine_seconds=synth.engine_seconds,
-                            synthesis_calls=synth.calls)
-    tl = timeline.build(clips, characters, media_paths, programme, Path(subtitles).stem, video_info,
-                        extra={"engine": info.name, "engine_version": info.version,
-                               "mix_gain_db": round(gain_db, 2), "subtitles": str(subtitles)})
-    timeline.write(tl, staging.path("timeline.otio"))
+                            gain_db=mixed.dialogue_gain_db, engine_seconds=synth.engine_seconds,
+                            synthesis_calls=synth.calls, mix=mixed.figures)
     outputs = {"clips": staging.final("clips/"), "stems": staging.final("stems/"),
-               "mix": staging.final("dub.wav"), "timeline": staging.final("timeline.otio"),
-               "plan": staging.final("plan.json")}
-    if video_info is not None:
+               "mix": staging.final(mix_name), "timeline": staging.final("timeline.otio"),
+               "plan": staging.final("plan.json"), "report": staging.final("report.html"),
+               "picture": staging.final("timeline.png")}
+    if mixed.background is not None:
+        outputs["background"] = staging.final(f"background{ext}")
+    if the_plan.retime:
+        from . import retime
+
+        retime.write_edit_list(the_plan, staging.path("retime.json"), video_info.fps if video_info else None)
+        outputs["retime"] = staging.final("retime.json")
+    if picture is not None:
         name = media.output_name(video_info)
         main_language = max(("zh", "en"), key=lambda lang: sum(ln.language == lang for ln in lines))
-        media.mux(video_info, staging.path("dub.wav"), staging.path(name),
+        media.mux(picture, staging.path(mix_name), staging.path(name),
                   language={"zh": "chi", "en": "eng"}[main_language])
         outputs["video"] = staging.final(name)
+    if retimed_tmp is not None:
+        retimed_tmp.unlink()
+        picture = replace(picture, path=str(staging.final(media.output_name(video_info))))   # the retimed picture
+    tl = timeline.build(clips, characters, media_paths, programme, Path(subtitles).stem, picture,
+                        extra={"engine": info.name, "engine_version": info.version,
+                               "mix_gain_db": round(mixed.dialogue_gain_db, 2), "subtitles": str(subtitles),
+                               "video_retimed": the_plan.retime_applied})
+    timeline.write(tl, staging.path("timeline.otio"))
     facts.outputs = {k: str(v) for k, v in outputs.items()}
-    report.write_json(report.plan_document(clips, the_plan, casting.skipped, casting.warnings, facts),
-                      staging.path("plan.json"))
+    doc = report.plan_document(clips, the_plan, casting.skipped, casting.warnings, facts, rel_media)
+    report.write_json(doc, staging.path("plan.json"))
+    report_html.write(staging.path("report.html"), staging.path("timeline.png"), Path(subtitles).name, doc)
     return facts

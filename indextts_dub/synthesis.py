@@ -79,14 +79,16 @@ class Synthesizer:
 
     def at_target(self, line: Line, natural: Take, speed: float, target: int,
                   bounds: tuple[float, float]) -> Take:
-        """Solve the engine speed that brings ``line`` to ``target`` samples, within ``bounds``.
+        """Solve the engine speed that brings ``line`` to ``target`` samples, within ``bounds``
+        (the engine's own speed range: the plan's bounds are on the tempo a listener hears).
 
-        ``speed`` is the plan's length ratio (natural / target). The first pass uses
-        :func:`first_guess`; if its length misses the target by more than the stretcher
-        should take, later passes fit ``len = a + b / speed`` through the last two takes.
-        Returns the take closest to the target (a short one is preferred: padding is free)."""
+        ``speed`` is the plan's length ratio (natural / target). A natural take already within
+        the stretcher's share of the target is kept. The first pass uses :func:`first_guess`;
+        if its length misses the target by more than the stretcher should take, later passes
+        fit ``len = a + b / speed`` through the last two takes. Returns the take closest to
+        the target (the fit stage stretches what is left)."""
         lo, hi = bounds
-        if abs(speed - 1.0) < 1e-6:
+        if abs(speed - 1.0) < 1e-6 or ACCEPT_SHORT * target <= natural.samples <= ACCEPT_LONG * target:
             return natural
         takes = [natural]
         passes, seconds = natural.passes, natural.engine_seconds
@@ -109,6 +111,5 @@ class Synthesizer:
             if abs(s_new - s) < 0.005:
                 break
             s = s_new
-        best = min(takes[1:], key=lambda t: (abs(t.samples - target) if t.samples > target
-                                             else abs(t.samples - target) * 0.5))
+        best = min(takes[1:], key=lambda t: abs(np.log(max(t.samples, 1) / max(target, 1))))
         return Take(line.index, best.speed, best.audio, passes, seconds)

@@ -39,6 +39,7 @@ def clip_metadata(clip: Clip, media: Path) -> dict[str, Any]:
         "voice": ln.voice,
         "language": ln.language,
         "speed": round(clip.speed, 4),
+        "engine_speed": round(clip.engine_speed, 4),
         "residual_stretch": round(clip.residual, 4),
         "start_sample": clip.start,
         "length_samples": clip.length,
@@ -65,26 +66,39 @@ def build(clips: list[Clip], characters: list[str], media: dict[int, Path], prog
                                    source_range=_range(0, video.frames, fps)))
         tl.tracks.append(vt)
     for character in characters:
-        track = otio.schema.Track(name=character, kind=otio.schema.TrackKind.Audio)
-        track.metadata[KEY] = {"character": character}
-        pos = 0
+        # a character's clips overlap only where the plan reports an overrun: those go on extra tracks
+        layers: list[list[Clip]] = []
         for clip in sorted((c for c in clips if c.line.character == character), key=lambda c: c.start):
-            if clip.start > pos:
-                track.append(otio.schema.Gap(source_range=_range(0, clip.start - pos)))
-            elif clip.start < pos:
-                raise ValueError(f"clips of {character} overlap at sample {clip.start}")
-            path = media[clip.line.index]
-            ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
-                                                available_range=_range(0, clip.length))
-            oc = otio.schema.Clip(name=f"{clip.line.index:04d} {character}: {clip.line.text}"[:120],
-                                  media_reference=ref, source_range=_range(0, clip.length))
-            oc.metadata[KEY] = clip_metadata(clip, path)
-            track.append(oc)
-            pos = clip.end
-        if programme > pos:
-            track.append(otio.schema.Gap(source_range=_range(0, programme - pos)))
-        tl.tracks.append(track)
+            for layer in layers:
+                if layer[-1].end <= clip.start:
+                    layer.append(clip)
+                    break
+            else:
+                layers.append([clip])
+        for k, layer in enumerate(layers):
+            name = character if k == 0 else f"{character} (overlap {k})"
+            tl.tracks.append(_track(otio, name, character, layer, media, programme))
     return tl
+
+
+def _track(otio, name: str, character: str, layer: list[Clip], media: dict[int, Path], programme: int):
+    track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio)
+    track.metadata[KEY] = {"character": character}
+    pos = 0
+    for clip in layer:
+        if clip.start > pos:
+            track.append(otio.schema.Gap(source_range=_range(0, clip.start - pos)))
+        path = media[clip.line.index]
+        ref = otio.schema.ExternalReference(target_url=path.resolve().as_uri(),
+                                            available_range=_range(0, clip.length))
+        oc = otio.schema.Clip(name=f"{clip.line.index:04d} {character}: {clip.line.text}"[:120],
+                              media_reference=ref, source_range=_range(0, clip.length))
+        oc.metadata[KEY] = clip_metadata(clip, path)
+        track.append(oc)
+        pos = clip.end
+    if programme > pos:
+        track.append(otio.schema.Gap(source_range=_range(0, programme - pos)))
+    return track
 
 
 def write(timeline, path: Path) -> Path:
