@@ -12,7 +12,7 @@ interior-point solver, deterministic, accurate to ~1e-8):
 
 * prefer ``t`` near 1 (``fill``: near the tempo that fills the cue) — weight 1;
 * prefer small tempo changes between consecutive lines of one character — weight
-  ``smoothness`` (2), fading with the silence between them (``exp(-gap / 4 s)``);
+  ``smoothness`` (1), fading with the silence between them (``exp(-gap / 4 s)``);
 * a line may start up to ``lead_in_ms`` (150) early and run past its cue end into the
   silence before the same character's next line, keeping ``min_gap_ms`` (80); both
   cost a little (quadratic in seconds), so silence is borrowed only as far as it helps;
@@ -25,6 +25,8 @@ interior-point solver, deterministic, accurate to ~1e-8):
 When the fastest allowed speed cannot fit a line, the overflow policy decides:
 
 ``compress`` (default) — faster than the bound, up to ``compress_cap`` (1.5), with a warning;
+               past the cap, the following lines start later (as ``shift``) rather than
+               overlap the same voice;
 ``shift``    — the following lines start later, within their own slack, at most
                ``max_shift_ms`` (1000) after their cue, never past the programme end;
 ``flag``     — the line keeps its bounded speed and overruns; the overrun is reported in ms.
@@ -62,12 +64,14 @@ W_TEMPO = 1.0                 # (t - t_pref)^2
 W_LEAD = 0.5                  # lead^2: starting early costs lip sync
 W_SPILL = 0.1                 # spill^2: running past the cue end
 W_DELAY = (100.0, 100.0)      # shift: delay^2, delay
+W_DELAY_LAST = (1000.0, 1000.0)   # compress, past the cap: delay^2, delay (dearer than compressing)
 W_COMPRESS = (100.0, 100.0)   # beyond the bound, in seconds taken off the speech: s^2, s
 W_OVERRUN = (1000.0, 10000.0) # o^2, o
 SMOOTH_FADE_S = 4.0
 TOL_MS = 1.5           # rounding and solver noise: less than this over a limit is trimmed, not an overrun
 SNAP_MS = 1.0          # starts within this of the cue are on the cue
 SNAP_TEMPO = 5e-4      # tempos within this of 1 are natural
+SNAP_NATURAL = 0.01    # ... and within this, when the natural take fits where the line is
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class PlanOptions:
     overflow: str = "compress"
     compress_cap: float = COMPRESS_CAP
     max_shift_ms: int = MAX_SHIFT_MS
-    smoothness: float = 2.0
+    smoothness: float = 1.0
     retime: bool = False
 
     def check(self) -> None:
@@ -281,7 +285,9 @@ def _solve(ep: _Episode, opts: PlanOptions, programme: int | None) -> _Solution:
     lead = opts.lead_in_ms / 1000
     shift = opts.overflow == "shift"
     compress = opts.overflow == "compress"
-    max_delay = opts.max_shift_ms / 1000 if shift else 0.0
+    may_delay = opts.overflow in ("shift", "compress")
+    max_delay = opts.max_shift_ms / 1000 if may_delay else 0.0
+    w_delay = W_DELAY if shift else W_DELAY_LAST
     NV = 6
     D, T, P, DL, C, O = range(NV)
 
@@ -317,8 +323,8 @@ def _solve(ep: _Episode, opts: PlanOptions, programme: int | None) -> _Solution:
         q[v(i, T)] += -2 * w * tpref[i]
         quad(v(i, D), v(i, D), 2 * W_LEAD)
         quad(v(i, P), v(i, P), 2 * W_SPILL)
-        quad(v(i, DL), v(i, DL), 2 * W_DELAY[0])
-        q[v(i, DL)] += W_DELAY[1]
+        quad(v(i, DL), v(i, DL), 2 * w_delay[0])
+        q[v(i, DL)] += w_delay[1]
         quad(v(i, C), v(i, C), 2 * W_COMPRESS[0] * nz[i] ** 2)
         q[v(i, C)] += W_COMPRESS[1] * nz[i]
         quad(v(i, O), v(i, O), 2 * W_OVERRUN[0])
@@ -357,7 +363,7 @@ def _solve(ep: _Episode, opts: PlanOptions, programme: int | None) -> _Solution:
             row([(v(i, k), -1.0)], 0.0)
         if not compress:
             row([(v(i, C), 1.0)], 0.0)
-        if not shift:
+        if not may_delay:
             row([(v(i, DL), 1.0)], 0.0)
         row([(v(i, D), 1.0), (v(i, DL), -1.0)], 0.0)                   # delay >= delta
         row([(v(i, D), 1.0), (v(i, T), n[i]), (v(i, P), -1.0)], ce[i] - cs[i])   # spill >= end - cue end
@@ -388,7 +394,7 @@ def _to_samples(ep: _Episode, sol: _Solution, opts: PlanOptions, programme: int 
     """Integer starts and speech lengths that keep every constraint the solution kept."""
     m = len(ep.cs)
     lead = opts.lead_in_ms * SAMPLE_RATE // 1000
-    max_delay = opts.max_shift_ms * SAMPLE_RATE // 1000 if opts.overflow == "shift" else 0
+    max_delay = opts.max_shift_ms * SAMPLE_RATE // 1000 if opts.overflow in ("shift", "compress") else 0
     gap = opts.min_gap_ms * SAMPLE_RATE // 1000
     delta = np.where(np.abs(sol.delta) < SNAP_MS / 1000, 0.0, sol.delta)
     t = np.where(np.abs(sol.t - 1) < SNAP_TEMPO, 1.0, sol.t)
@@ -410,6 +416,9 @@ def _to_samples(ep: _Episode, sol: _Solution, opts: PlanOptions, programme: int 
             limits[i] = min(limits[i], programme)
         for k in ep.cross[i]:
             limits[i] = min(limits[i], start[k])
+    # a tempo within SNAP_NATURAL of 1 (smoothness pulling a line that fits) is not worth a stretch
+    near = (np.abs(speech / np.maximum(ep.n, 1) - 1) < SNAP_NATURAL) & (start + ep.n <= limits)
+    speech = np.where(near, ep.n, speech)
     # rounding can leave a sample or two over a limit the solver kept: take them off the speech
     tol = int(TOL_MS * SAMPLE_RATE / 1000)
     over = start + speech - limits
@@ -471,7 +480,7 @@ def _explain(ep: _Episode, i: int, lines, start, speech, limits, overrun, sol: _
     if lead > 0:
         parts.append(f"starts {_ms(lead)} early")
     if lead < 0:
-        parts.append(f"starts {_ms(-lead)} late to make room for the line before (overflow: shift)")
+        parts.append(f"starts {_ms(-lead)} late to make room for the line before (overflow: {opts.overflow})")
         warnings.append(f"shifted {_ms(-lead)} after its cue")
     if spill > 0:
         parts.append(f"runs {_ms(spill)} past its cue end")
