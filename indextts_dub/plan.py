@@ -12,7 +12,7 @@ interior-point solver, deterministic, accurate to ~1e-8):
 
 * prefer ``t`` near 1 (``fill``: near the tempo that fills the cue) — weight 1;
 * prefer small tempo changes between consecutive lines of one character — weight
-  ``smoothness`` (1), fading with the silence between them (``exp(-gap / 4 s)``);
+  ``smoothness`` (1), fading with the silence between them (``exp(-gap / 1.5 s)``);
 * a line may start up to ``lead_in_ms`` (150) early and run past its cue end into the
   silence before the same character's next line, keeping ``min_gap_ms`` (80); both
   cost a little (quadratic in seconds), so silence is borrowed only as far as it helps;
@@ -67,7 +67,7 @@ W_DELAY = (100.0, 100.0)      # shift: delay^2, delay
 W_DELAY_LAST = (1000.0, 1000.0)   # compress, past the cap: delay^2, delay (dearer than compressing)
 W_COMPRESS = (100.0, 100.0)   # beyond the bound, in seconds taken off the speech: s^2, s
 W_OVERRUN = (1000.0, 10000.0) # o^2, o
-SMOOTH_FADE_S = 4.0
+SMOOTH_FADE_S = 1.5           # smoothness fades with the silence between two lines (e-folding, s)
 TOL_MS = 1.5           # rounding and solver noise: less than this over a limit is trimmed, not an overrun
 SNAP_MS = 1.0          # starts within this of the cue are on the cue
 SNAP_TEMPO = 5e-4      # tempos within this of 1 are natural
