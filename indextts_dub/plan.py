@@ -378,6 +378,11 @@ def _solve(ep: _Episode, opts: PlanOptions, programme: int | None) -> _Solution:
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.max_threads = 1
+    # the overflow weights make the objective large when a line overruns: ask for a tight gap so
+    # that the small terms (a few ms of lead-in) are still solved, not left as noise
+    settings.tol_gap_abs = 1e-10
+    settings.tol_gap_rel = 1e-10
+    settings.tol_feas = 1e-10
     solver = clarabel.DefaultSolver(Pm, q, A, np.array(b), [clarabel.NonnegativeConeT(len(b))], settings)
     sol = solver.solve()
     status = str(sol.status)

@@ -247,19 +247,19 @@ def histogram(speeds: list[float], lo: float = 0.75, hi: float = 1.5, bins: int 
         k = int((min(max(s, lo), hi - 1e-9) - lo) / (hi - lo) * bins)
         counts[k] += 1
     top = max(counts + [1])
-    w, h = 22, 90
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="histogram" width="{bins * w + 40}" height="{h + 34}">']
+    w, h, top = 22, 90, 16
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="histogram" width="{bins * w + 70}" height="{h + top + 28}">']
     for k, c in enumerate(counts):
         s = lo + (k + 0.5) * (hi - lo) / bins
         bh = h * c / top
-        parts.append(f'<rect x="{20 + k * w}" y="{h - bh + 6:.1f}" width="{w - 3}" height="{bh:.1f}" '
+        parts.append(f'<rect x="{20 + k * w}" y="{h - bh + top:.1f}" width="{w - 3}" height="{bh:.1f}" '
                      f'fill="{speed_colour(s, 1.25)}"><title>{lo + k * (hi - lo) / bins:.2f}-'
                      f'{lo + (k + 1) * (hi - lo) / bins:.2f}x: {c} lines</title></rect>')
         if c:
-            parts.append(f'<text x="{20 + k * w + (w - 3) / 2:.1f}" y="{h - bh + 3:.1f}" class="count">{c}</text>')
+            parts.append(f'<text x="{20 + k * w + (w - 3) / 2 - 3:.1f}" y="{h - bh + top - 3:.1f}" class="count">{c}</text>')
     for v in (0.75, 1.0, 1.25, 1.5):
         x = 20 + (v - lo) / (hi - lo) * bins * w
-        parts.append(f'<text x="{x:.1f}" y="{h + 24}" class="tick">{v:.2f}x</text>')
+        parts.append(f'<text x="{x:.1f}" y="{h + top + 16}" class="tick">{v:.2f}x</text>')
     parts.append("</svg>")
     return "".join(parts)
 

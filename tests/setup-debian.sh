@@ -2,7 +2,7 @@
 # Debian packages that tests drive for real (editors, browsers). Part of the README's test
 # command; CI runs it on a clean machine as root. Add a package here when a test needs it.
 set -eu
-PACKAGES=""
+PACKAGES="chromium fonts-wqy-zenhei"   # report.html in a real browser; CJK glyphs for it and timeline.png
 [ -n "$PACKAGES" ] || exit 0
 missing=""
 for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
