@@ -246,12 +246,12 @@ def histogram(speeds: list[float], lo: float = 0.75, hi: float = 1.5, bins: int 
     for s in speeds:
         k = int((min(max(s, lo), hi - 1e-9) - lo) / (hi - lo) * bins)
         counts[k] += 1
-    top = max(counts + [1])
+    most = max(counts + [1])
     w, h, top = 22, 90, 16
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="histogram" width="{bins * w + 70}" height="{h + top + 28}">']
     for k, c in enumerate(counts):
         s = lo + (k + 0.5) * (hi - lo) / bins
-        bh = h * c / top
+        bh = h * c / most
         parts.append(f'<rect x="{20 + k * w}" y="{h - bh + top:.1f}" width="{w - 3}" height="{bh:.1f}" '
                      f'fill="{speed_colour(s, 1.25)}"><title>{lo + k * (hi - lo) / bins:.2f}-'
                      f'{lo + (k + 1) * (hi - lo) / bins:.2f}x: {c} lines</title></rect>')
