@@ -243,6 +243,7 @@ def _structure(lines: list[Line], natural: Mapping[int, int], opts: PlanOptions,
         # overlap this one were written to overlap, and may.
         lead = opts.lead_in_ms * SAMPLE_RATE // 1000
         starts = cs
+        nchars = len(set(chars))
         for i in range(len(ls)):
             seen: set[str] = {chars[i]}
             j = int(np.searchsorted(starts, ce[i], side="left"))
@@ -254,7 +255,7 @@ def _structure(lines: list[Line], natural: Mapping[int, int], opts: PlanOptions,
                 if chars[j] not in seen:
                     seen.add(chars[j])
                     cross[i].append(j)
-                    if len(seen) == len(set(chars)):
+                    if len(seen) == nchars:
                         break
                 j += 1
     return _Episode(order, cs, ce, n, lo, hi, chars, next_same, prev_same, cross)
@@ -290,9 +291,10 @@ def _solve(ep: _Episode, opts: PlanOptions, programme: int | None) -> _Solution:
     w_delay = W_DELAY if shift else W_DELAY_LAST
     NV = 6
     D, T, P, DL, C, O = range(NV)
+    idx = np.arange(m)
 
-    def v(i: int, k: int) -> int:
-        return i * NV + k
+    def v(k: int, who=idx) -> np.ndarray:        # column of variable k of lines `who`
+        return np.asarray(who) * NV + k
 
     # preferred tempo: 1, or with fill the tempo that fills the cue (within the lower bound)
     tmax = 1.0 / ep.lo if opts.fill else np.ones(m)
@@ -304,77 +306,69 @@ def _solve(ep: _Episode, opts: PlanOptions, programme: int | None) -> _Solution:
     tmin = 1.0 / max(opts.compress_cap, 1e-9) if compress else tmin_bound
     tmin = np.minimum(tmin, tmin_bound) * np.ones(m)
 
-    # objective
-    pr: list[int] = []
-    pc: list[int] = []
-    pv: list[float] = []
+    # objective: 1/2 x'Px + q'x, P given by its upper triangle
+    pr = [v(T), v(D), v(P), v(DL), v(C), v(O)]
+    pv = [np.full(m, 2 * W_TEMPO), np.full(m, 2 * W_LEAD), np.full(m, 2 * W_SPILL), np.full(m, 2 * w_delay[0]),
+          2 * W_COMPRESS[0] * nz ** 2, np.full(m, 2 * W_OVERRUN[0])]
+    pc = list(pr)
     q = np.zeros(m * NV)
+    q[v(T)] = -2 * W_TEMPO * tpref
+    q[v(DL)] = w_delay[1]
+    q[v(C)] = W_COMPRESS[1] * nz
+    q[v(O)] = W_OVERRUN[1]
+    nxt = np.array([-1 if j is None else j for j in ep.next_same])
+    has_next = nxt >= 0
+    a, b = idx[has_next], nxt[has_next]
+    if opts.smoothness > 0 and a.size:
+        silence = np.maximum(0.0, cs[b] - ce[a])
+        lam = opts.smoothness * np.exp(-silence / SMOOTH_FADE_S) * ((n[a] > 0) & (n[b] > 0))
+        pr += [v(T, a), v(T, b), v(T, a)]
+        pc += [v(T, a), v(T, b), v(T, b)]
+        pv += [2 * lam, 2 * lam, -2 * lam]
+    Pm = sparse.csc_matrix((np.concatenate(pv), (np.concatenate(pr), np.concatenate(pc))), shape=(m * NV, m * NV))
 
-    def quad(a: int, b: int, val: float) -> None:    # upper triangle of P
-        if a > b:
-            a, b = b, a
-        pr.append(a)
-        pc.append(b)
-        pv.append(val)
+    # constraints A x <= b, built block by block: (rows' columns, values, right-hand sides)
+    blocks: list[tuple[list[np.ndarray], list[np.ndarray], np.ndarray]] = []
 
-    for i in range(m):
-        w = W_TEMPO
-        quad(v(i, T), v(i, T), 2 * w)
-        q[v(i, T)] += -2 * w * tpref[i]
-        quad(v(i, D), v(i, D), 2 * W_LEAD)
-        quad(v(i, P), v(i, P), 2 * W_SPILL)
-        quad(v(i, DL), v(i, DL), 2 * w_delay[0])
-        q[v(i, DL)] += w_delay[1]
-        quad(v(i, C), v(i, C), 2 * W_COMPRESS[0] * nz[i] ** 2)
-        q[v(i, C)] += W_COMPRESS[1] * nz[i]
-        quad(v(i, O), v(i, O), 2 * W_OVERRUN[0])
-        q[v(i, O)] += W_OVERRUN[1]
-        j = ep.next_same[i]
-        if j is not None and opts.smoothness > 0 and n[i] > 0 and n[j] > 0:
-            silence = max(0.0, cs[j] - ce[i])
-            lam = opts.smoothness * math.exp(-silence / SMOOTH_FADE_S)
-            quad(v(i, T), v(i, T), 2 * lam)
-            quad(v(j, T), v(j, T), 2 * lam)
-            quad(v(i, T), v(j, T), -2 * lam)
-    Pm = sparse.csc_matrix((pv, (pr, pc)), shape=(m * NV, m * NV))
+    def add(cols: list[np.ndarray], vals: list, rhs) -> None:
+        k = len(cols[0])
+        if k:
+            blocks.append((cols, [np.broadcast_to(np.asarray(x, float), (k,)) for x in vals],
+                           np.broadcast_to(np.asarray(rhs, float), (k,))))
 
-    # constraints A x <= b
-    ar: list[int] = []
-    ac: list[int] = []
-    av: list[float] = []
-    b: list[float] = []
-
-    def row(entries: list[tuple[int, float]], rhs: float) -> None:
-        r = len(b)
-        for col, val in entries:
-            ar.append(r)
-            ac.append(col)
-            av.append(val)
-        b.append(rhs)
-
-    for i in range(m):
-        # bounds
-        row([(v(i, D), -1.0)], min(lead, cs[i]))                      # start >= cue - lead, >= 0
-        row([(v(i, D), 1.0)], max_delay)                               # start <= cue + max delay
-        row([(v(i, T), -1.0)], -tmin[i])
-        row([(v(i, T), 1.0)], tmax[i])
-        row([(v(i, T), -1.0), (v(i, C), -1.0)], -tmin_bound[i])        # t + c >= 1/hi
-        for k in (P, DL, C, O):
-            row([(v(i, k), -1.0)], 0.0)
-        if not compress:
-            row([(v(i, C), 1.0)], 0.0)
-        if not may_delay:
-            row([(v(i, DL), 1.0)], 0.0)
-        row([(v(i, D), 1.0), (v(i, DL), -1.0)], 0.0)                   # delay >= delta
-        row([(v(i, D), 1.0), (v(i, T), n[i]), (v(i, P), -1.0)], ce[i] - cs[i])   # spill >= end - cue end
-        j = ep.next_same[i]
-        if j is not None:                                              # end + gap <= next start (same character)
-            row([(v(i, D), 1.0), (v(i, T), n[i]), (v(j, D), -1.0), (v(i, O), -1.0)], cs[j] - cs[i] - gap)
-        elif programme is not None:
-            row([(v(i, D), 1.0), (v(i, T), n[i]), (v(i, O), -1.0)], programme / sr - cs[i])
-        for k in ep.cross[i]:                                          # end <= another character's next start
-            row([(v(i, D), 1.0), (v(i, T), n[i]), (v(k, D), -1.0), (v(i, O), -1.0)], cs[k] - cs[i])
-    A = sparse.csc_matrix((av, (ar, ac)), shape=(len(b), m * NV))
+    add([v(D)], [-1.0], np.minimum(lead, cs))                     # start >= cue - lead, >= 0
+    add([v(D)], [1.0], max_delay)                                  # start <= cue + max delay
+    add([v(T)], [-1.0], -tmin)
+    add([v(T)], [1.0], tmax)
+    add([v(T), v(C)], [-1.0, -1.0], -tmin_bound)                   # t + c >= 1/hi
+    for k in (P, DL, C, O):
+        add([v(k)], [-1.0], 0.0)
+    if not compress:
+        add([v(C)], [1.0], 0.0)
+    if not may_delay:
+        add([v(DL)], [1.0], 0.0)
+    add([v(D), v(DL)], [1.0, -1.0], 0.0)                           # delay >= delta
+    add([v(D), v(T), v(P)], [1.0, n, -1.0], ce - cs)               # spill >= end - cue end
+    # end + gap <= the same character's next start
+    add([v(D, a), v(T, a), v(D, b), v(O, a)], [1.0, n[a], -1.0, -1.0], cs[b] - cs[a] - gap)
+    if programme is not None:                                      # the last line of a character: the end
+        last = idx[~has_next]
+        add([v(D, last), v(T, last), v(O, last)], [1.0, n[last], -1.0], programme / sr - cs[last])
+    ci = np.array([i for i in range(m) for _ in ep.cross[i]], dtype=np.int64)
+    ck = np.array([k for i in range(m) for k in ep.cross[i]], dtype=np.int64)
+    add([v(D, ci), v(T, ci), v(D, ck), v(O, ci)], [1.0, n[ci], -1.0, -1.0], cs[ck] - cs[ci])   # other characters
+    rows, cols, vals, rhs = [], [], [], []
+    r0 = 0
+    for bcols, bvals, brhs in blocks:
+        k = brhs.size
+        for c_, v_ in zip(bcols, bvals):
+            rows.append(np.arange(r0, r0 + k))
+            cols.append(c_)
+            vals.append(v_)
+        rhs.append(brhs)
+        r0 += k
+    A = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, m * NV))
+    b = np.concatenate(rhs)
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.max_threads = 1
@@ -383,7 +377,7 @@ def _solve(ep: _Episode, opts: PlanOptions, programme: int | None) -> _Solution:
     settings.tol_gap_abs = 1e-10
     settings.tol_gap_rel = 1e-10
     settings.tol_feas = 1e-10
-    solver = clarabel.DefaultSolver(Pm, q, A, np.array(b), [clarabel.NonnegativeConeT(len(b))], settings)
+    solver = clarabel.DefaultSolver(Pm, q, A, b, [clarabel.NonnegativeConeT(len(b))], settings)
     sol = solver.solve()
     status = str(sol.status)
     if "Solved" not in status:
