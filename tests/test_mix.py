@@ -223,3 +223,13 @@ def test_bad_options_exit_2_and_write_nothing(tmp_path, toy_engine, args, messag
     res = run_cli("dub", srt, "--cast", cast, "-o", tmp_path / "out", "-q", *args, capsys=capsys)
     assert res.returncode == 2 and message in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_per_line_planner_through_a_run(tmp_path, toy_engine):
+    srt, cast = inputs(tmp_path)
+    res = dub(srt, cast=cast, out=tmp_path / "out", planner="per-line")
+    doc = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
+    assert doc["plan"]["method"] == "per-line" and res.plan.method == "per-line"
+    assert all(r["clip"]["start"] == r["slot"]["start"] for r in doc["lines"])     # no lead-in per line
+    with pytest.raises(DubError, match="--planner"):
+        dub(srt, cast=cast, out=tmp_path / "out2", planner="greedy")
