@@ -199,6 +199,12 @@ def _s(n: float) -> str:
 # ------------------------------------------------------------------ the problem's structure
 
 
+def line_bounds(ln: Line, opts: PlanOptions) -> tuple[float, float]:
+    """A line's speed bounds: ``opts.line_bounds`` for it, else its own ``speed_bounds`` (set by the
+    casting file per character or inline), else the project's."""
+    return tuple(opts.line_bounds.get(ln.index) or getattr(ln, "speed_bounds", None) or opts.bounds)
+
+
 @dataclass
 class _Episode:
     """The lines as arrays, in plan order (by cue start)."""
@@ -225,8 +231,9 @@ def _structure(lines: list[Line], natural: Mapping[int, int], opts: PlanOptions,
         cs = np.array([cue_times[ln.index][0] for ln in ls], np.int64)
         ce = np.array([cue_times[ln.index][1] for ln in ls], np.int64)
     n = np.array([max(0, int(natural[ln.index])) for ln in ls], np.int64)
-    lo = np.array([opts.line_bounds.get(ln.index, opts.bounds)[0] for ln in ls], float)
-    hi = np.array([opts.line_bounds.get(ln.index, opts.bounds)[1] for ln in ls], float)
+    lb = [line_bounds(ln, opts) for ln in ls]
+    lo = np.array([b[0] for b in lb], float)
+    hi = np.array([b[1] for b in lb], float)
     chars = [ln.character for ln in ls]
     next_same: list[int | None] = [None] * len(ls)
     prev_same: list[int | None] = [None] * len(ls)

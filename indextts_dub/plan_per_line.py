@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .casting import Line
-from .plan import Plan, PlanEntry, PlanOptions
+from .plan import Plan, PlanEntry, PlanOptions, line_bounds
 from .timebase import SAMPLE_RATE, samples_to_ms
 
 SNAP = 1.03
@@ -34,7 +34,7 @@ def plan_per_line(lines: list[Line], natural: Mapping[int, int], programme: int 
             next_start[a.index] = b.cue.start if b is not None else None
     entries = []
     for ln in lines:
-        lo, hi = opts.line_bounds.get(ln.index, opts.bounds)
+        lo, hi = line_bounds(ln, opts)
         start, slot = ln.cue.start, ln.cue.length
         n = int(natural[ln.index])
         ns = next_start[ln.index]

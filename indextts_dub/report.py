@@ -55,7 +55,7 @@ def line_record(clip: Clip, media: str | None = None) -> dict[str, Any]:
         "warnings": clip.warnings,
         # the whole-episode plan: tempo heard = natural / speech; the engine's knob and the stretch realize it
         "engine_speed": round(clip.engine_speed, 4),
-        "emotion": emotion if isinstance(emotion, (str, int, float, list, dict)) or emotion is None else str(emotion),
+        "emotion": _emotion(emotion),
         "media": media,
         "cue": {"start": e.cue_start if e else ln.cue.start, "end": e.cue_end if e else ln.cue.end},
         "bounds": list(e.bounds) if e else None,
@@ -67,6 +67,16 @@ def line_record(clip: Clip, media: str | None = None) -> dict[str, Any]:
         "limit_sample": e.limit if e else None,
         "compressed": bool(e.compressed) if e else False,
     }
+
+
+def _emotion(emotion: Any) -> Any:
+    """An emotion as plain data: its ``label()`` (the casting issue's Emotion), else itself or its text."""
+    if emotion is None or isinstance(emotion, (str, int, float, list, dict)):
+        return emotion
+    label = getattr(emotion, "label", None)
+    if callable(label):
+        return label()
+    return str(emotion)
 
 
 def plan_document(clips: list[Clip], plan: Plan, skipped: list[Skipped], warnings: list[str],
