@@ -6,8 +6,9 @@ engine options) and this module's own format version (trimming and resampling). 
 speaks only lines whose key changed.
 
 Layout: ``<root>/<content>/<speed>.take``, where ``<content>`` hashes everything but the
-speed, so the takes of one line at several speeds sit together (a timing-only edit can
-reuse a nearby speed). Each file is one record: magic, sample count, SHA-256 of the
+speed, so the takes of one line at several speeds sit together; an empty
+``<speed>.chosen`` beside a take says a finished speed solve chose it (a timing-only edit
+re-uses a chosen take within the engine's tolerance). Each file is one record: magic, sample count, SHA-256 of the
 payload, float32 samples at 48 kHz; written to a temporary name, fsynced and renamed, so a
 finished take is durable the moment it is finished and a torn or truncated file is
 detected and spoken again. Reading touches the file's mtime; ``prune`` evicts the least
@@ -105,6 +106,30 @@ class TakeCache:
                     pass
         return sorted(out)
 
+    def chosen(self, content: str) -> list[float]:
+        """Speeds whose takes a finished speed solve chose (see ``Synthesizer.at_target``)."""
+        folder = self.root / content[:2] / content
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            return []
+        out = []
+        for n in names:
+            if n.endswith(".chosen") and n[:-7] + ".take" in names:
+                try:
+                    out.append(float(n[:-7]))
+                except ValueError:
+                    pass
+        return sorted(out)
+
+    def mark_chosen(self, content: str, speed: float) -> None:
+        path = self._path(content, speed).with_suffix(".chosen")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+            tmp.touch()
+            os.replace(tmp, path)
+
     def get(self, content: str, speed: float) -> np.ndarray | None:
         path = self._path(content, speed)
         try:
@@ -171,6 +196,7 @@ class TakeCache:
                 break
             try:
                 p.unlink()
+                p.with_suffix(".chosen").unlink(missing_ok=True)
             except OSError:
                 continue
             total -= size

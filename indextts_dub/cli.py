@@ -46,12 +46,19 @@ def parse_size(text: str) -> int:
 
 
 def _dub_kwargs(args: argparse.Namespace) -> dict:
+    """What both a run and a dry run take from the command line."""
+    from .plan import PlanOptions
+
     cache = False if args.no_cache else args.cache
     bounds = None if args.speed_min is None and args.speed_max is None else (
         args.speed_min if args.speed_min is not None else 0.75, args.speed_max if args.speed_max is not None else 1.25)
+    popts = PlanOptions(overflow=args.overflow, compress_cap=args.compress_cap, max_shift_ms=args.max_shift_ms,
+                        lead_in_ms=args.lead_in_ms, min_gap_ms=args.min_gap_ms,
+                        allow_cross_overlap=args.allow_cross_overlap)
     return dict(cast=args.cast, video=args.video, out=args.output, engine=args.engine, voice=args.voice,
                 encoding=args.encoding, fill=args.fill, allow_overlap=args.allow_overlap,
-                speed_bounds=bounds, cache=cache, library=args.library)
+                speed_bounds=bounds, cache=cache, library=args.library, plan_options=popts,
+                planner=args.planner, retime_video=args.retime_video)
 
 
 def _cmd_dub(args: argparse.Namespace) -> int:
@@ -69,11 +76,15 @@ def _cmd_dub(args: argparse.Namespace) -> int:
         print(f"would synthesize {counts['synthesize']}, re-fit {counts['re-fit']}, reuse {counts['reuse']} "
               f"of {len(decisions)} lines")
         return 0
+    from .mix import MixOptions
     from .pipeline import dub
 
+    loudness = None if str(args.loudness).lower() == "off" else _number(args.loudness, "--loudness")
+    mopts = MixOptions(loudness=loudness, true_peak=args.true_peak, background=args.background,
+                       duck_db=args.duck_db, format=args.format)
     progress, close = _progress_bar(args.quiet)
     try:
-        result = dub(subtitles, **kwargs, cache_limit=args.cache_size, wait=args.wait,
+        result = dub(subtitles, **kwargs, cache_limit=args.cache_size, wait=args.wait, mix_options=mopts,
                      progress=progress)
     finally:
         close()
@@ -98,6 +109,13 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     else:
         print(f"removed {cache.clear()} takes from {cache.root}")
     return 0
+
+
+def _number(text: str, flag: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise DubError.at(None, None, flag, f"{text!r} is not a number") from None
 
 
 def _cmd_engines(args: argparse.Namespace) -> int:
@@ -135,8 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--fill", action="store_true", help="slow short lines toward their slot (within bounds)")
     d.add_argument("--allow-overlap", action="store_true",
                    help="accept one character's cues overlapping (the earlier line is fitted to end first)")
-    d.add_argument("--speed-min", type=float, help="slowest engine speed (default: the cast's fit, else 0.75)")
-    d.add_argument("--speed-max", type=float, help="fastest engine speed (default: the cast's fit, else 1.25)")
+    d.add_argument("--speed-min", type=float,
+                   help="slowest speed as heard, natural length / final length (default: the cast's fit, else 0.75; "
+                        "only with --fill)")
+    d.add_argument("--speed-max", type=float,
+                   help="fastest speed as heard (default: the cast's fit, else 1.25); past it, --overflow decides")
     d.add_argument("--library", help="voice library file (default: the cast's voice_library, else the user's)")
     d.add_argument("--cache", help="take cache folder (default: OUTPUT/.indextts-dub-cache)")
     d.add_argument("--no-cache", action="store_true", help="keep no takes between runs")
@@ -145,6 +166,32 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dry-run", action="store_true",
                    help="print which lines would be synthesized, re-fitted or reused, and why; write nothing")
     d.add_argument("--wait", action="store_true", help="if another run is writing OUTPUT, wait for it")
+    t = d.add_argument_group("timing plan (speeds are the tempo a listener hears: natural length / final length)")
+    t.add_argument("--planner", choices=("episode", "per-line"), default="episode",
+                   help="episode: one plan over every line (default); per-line: each line on its own (baseline)")
+    t.add_argument("--overflow", choices=("compress", "shift", "flag"), default="compress",
+                   help="when the fastest speed cannot fit a line: compress past it up to --compress-cap "
+                        "(default), shift the following lines later, or flag the overrun")
+    t.add_argument("--compress-cap", type=float, default=1.5, help="hard cap for --overflow compress (default 1.5)")
+    t.add_argument("--max-shift-ms", type=int, default=1000,
+                   help="most a line may be pushed after its cue (default 1000)")
+    t.add_argument("--lead-in-ms", type=int, default=150, help="most a line may start before its cue (default 150)")
+    t.add_argument("--min-gap-ms", type=int, default=80,
+                   help="silence kept before the same character's next line (default 80)")
+    t.add_argument("--allow-cross-overlap", action="store_true",
+                   help="let a line run into another character's line (default: only where the cues overlap)")
+    t.add_argument("--retime-video", action="store_true",
+                   help="slow the picture where a line cannot fit (renders the retimed video; needs --video)")
+    m = d.add_argument_group("delivery mix")
+    m.add_argument("--loudness", default="-23",
+                   help="dialogue loudness target in LUFS, EBU R128 (default -23; -16 for web; 'off')")
+    m.add_argument("--true-peak", type=float, default=-1.0, help="true-peak ceiling in dBTP (default -1)")
+    m.add_argument("--background", metavar="original|PATH",
+                   help="mix a bed under the dub: the video's own audio ('original') or a music-and-effects file")
+    m.add_argument("--duck-db", type=float, default=None,
+                   help="how far the background dips while dialogue plays (default 12 for original, 0 for a file)")
+    m.add_argument("--format", choices=("wav16", "wav24", "float", "flac"), default="wav24",
+                   help="stems and mix: WAV 16-bit, 24-bit (default), 32-bit float, or FLAC")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     from .timeline_cli import add_arguments as add_timeline_arguments
 

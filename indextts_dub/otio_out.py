@@ -106,7 +106,7 @@ def write_all(staging: Staging, clips, characters: list[str], media: dict[int, P
     opts = opts or TimelineOptions()
     notes: list[str] = []
     files: dict[str, Path] = {}
-    dub_tracks = [timeline_mod.dub_track(ch, clips, media, programme) for ch in characters]
+    dub_tracks = [t for ch in characters for t in timeline_mod.dub_tracks(ch, clips, media, programme)]
     meta = {"sample_rate": SAMPLE_RATE, "programme_samples": programme, **extra}
 
     # ---- the master

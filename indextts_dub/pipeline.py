@@ -10,25 +10,25 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from . import audio, engines, media, otio_out, report, voicing
+from . import audio, engines, media, otio_out, report, report_html, voicing
+from . import mix as mixing
 from .casting import Cast, Casting, cast as cast_lines, load_cast
 from .otio_cues import load_inputs
 from .otio_in import TimelineIn, TimelineOptions
 from .errors import DubError, Problems
 from .fit import Clip, fit
-from .plan import SPEED_BOUNDS, Plan, plan as make_plan
+from .plan import SPEED_BOUNDS, Plan, PlanOptions, plan as make_plan
+from .plan_per_line import plan_per_line
 from .cache import DIRNAME as CACHE_DIRNAME, TakeCache
 from .staging import Staging
 from .synthesis import NotCached, Synthesizer
 from .timebase import SAMPLE_RATE, timecode
-
-MIX_PEAK_DB = -1.0
 
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
 
@@ -155,27 +155,36 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         speed_bounds: tuple[float, float] | None = None, cache: str | Path | bool | None = None,
         cache_limit: int | None = None, wait: bool = False, library: str | Path | None = None,
         timeline: str | Path | None = None, timeline_options: TimelineOptions | None = None,
+        plan_options: PlanOptions | None = None, mix_options: mixing.MixOptions | None = None,
+        planner: str = "episode", retime_video: bool = False,
         progress: Progress | None = None) -> DubResult:
     """Dub a subtitle file: speak every line with its character's voice, fit it to its
-    slot, and write clips, stems, the mix, the timeline, the plan and (with a video) the
-    muxed video into ``out``. Raises :class:`DubError` for bad input, before writing anything.
+    slot, and write clips, stems, the mix, the timeline, the plan, the report and (with a
+    video) the muxed video into ``out``. Raises :class:`DubError` for bad input, before
+    writing anything.
 
     ``subtitles`` may be an editor timeline (its markers or clips carry the dialogue), or
     ``timeline`` gives one to dub the subtitles against (see :mod:`otio_cues`).
     ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the
-    voice library for ``library:`` voices and the deny list. Takes are kept in a cache
-    (``<out>/.indextts-dub-cache`` unless ``cache`` names another folder, or ``cache=False``):
-    a re-run speaks only lines whose content changed, and a run that was killed resumes
-    where it stopped.
+    voice library for ``library:`` voices and the deny list.
+    ``plan_options`` (:class:`indextts_dub.plan.PlanOptions`) sets the overflow policy,
+    lead-in, gaps...; ``mix_options`` (:class:`indextts_dub.mix.MixOptions`) sets loudness,
+    true peak, background, format. ``planner="per-line"`` uses the per-line baseline instead
+    of the whole-episode plan. ``retime_video`` plans in the retimed picture's time and
+    renders it (needs ``video``).
+    Takes are kept in a cache (``<out>/.indextts-dub-cache`` unless ``cache`` names another
+    folder, or ``cache=False``): a re-run speaks only lines whose content changed, and a run
+    that was killed resumes where it stopped.
     """
     t_start = time.perf_counter()
+    mopts = _check_run_options(video, plan_options, mix_options, planner, retime_video)
     staging = Staging(out, wait=wait)
+    mopts = _keep_previous_gain(mopts, Path(out) / "plan.json")
     try:
         inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
                           allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library,
                           timeline=timeline, timeline_options=timeline_options)
         lines, video_info, info = inp.casting.lines, inp.video, inp.info
-        (lo, hi), fill = inp.bounds, inp.fill
         take_cache = open_cache(cache, out, cache_limit)
         synth = Synthesizer(info, lambda: _load_engine(inp.engine_name, inp.options, inp.cast), take_cache)
         naturals = {}
@@ -183,15 +192,16 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
             naturals[ln.index] = synth.natural(ln)
             if progress:
                 progress("speaking", i + 1, len(lines))
-        the_plan = make_plan(lines, {k: t.samples for k, t in naturals.items()}, inp.programme_end,
-                             bounds=(lo, hi), fill=fill)
+        nat = {k: t.samples for k, t in naturals.items()}
+        popts = _plan_options(plan_options, inp, retime_video)
+        the_plan = (plan_per_line if planner == "per-line" else make_plan)(lines, nat, inp.programme_end, popts)
         clips: list[Clip] = []
         todo = [e for e in the_plan.entries if abs(e.speed - 1.0) > 1e-6]
         done = 0
+        engine_range = info.speed_range
         for ln, entry in zip(lines, the_plan.entries):
-            take = naturals[ln.index]
+            take = synth.at_target(ln, naturals[ln.index], entry.speed, entry.speech, info.speed_range)
             if abs(entry.speed - 1.0) > 1e-6:
-                take = synth.at_target(ln, take, entry.speed, entry.target, ln.speed_bounds or (lo, hi))
                 done += 1
                 if progress:
                     progress("fitting", done, len(todo))
@@ -200,9 +210,12 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
                 clip.audio = clip.audio * np.float32(10 ** (ln.gain_db / 20))
             clips.append(clip)
 
-        programme = inp.programme_end or max(max(c.end for c in clips), max(ln.cue.end for ln in lines))
+        if the_plan.programme is not None:
+            programme = the_plan.programme
+        else:
+            programme = max(max(c.end for c in clips), max(e.cue_end for e in the_plan.entries))
         facts = _deliver(staging, clips, lines, the_plan, inp.casting, programme, video_info, info, subtitles,
-                         synth, inp.source, inp.name, timeline_options)
+                         synth, mopts, inp.source, inp.name, timeline_options)
         facts.wall_seconds = time.perf_counter() - t_start
         placed = staging.commit()
         if take_cache is not None:
@@ -240,14 +253,14 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
             encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
             speed_bounds: tuple[float, float] | None = None, cache: str | Path | bool | None = None,
             library: str | Path | None = None, timeline: str | Path | None = None,
-            timeline_options: TimelineOptions | None = None, **_ignored) -> list[Decision]:
+            timeline_options: TimelineOptions | None = None, plan_options: PlanOptions | None = None,
+            planner: str = "episode", retime_video: bool = False, **_ignored) -> list[Decision]:
     """What :func:`dub` would re-synthesize, re-fit or reuse, judged from the take cache and
     the previous run's ``plan.json``; writes nothing and never loads the engine."""
     inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
                       allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library,
                       timeline=timeline, timeline_options=timeline_options)
     lines = inp.casting.lines
-    (lo, hi), fill = inp.bounds, inp.fill
     synth = Synthesizer(inp.info, lambda: _load_engine(inp.engine_name, inp.options, inp.cast), open_cache(cache, out),
                         offline=True)
     previous = report.read_previous(Path(out) / "plan.json")
@@ -260,7 +273,8 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
             missing.add(ln.index)
             prev = previous.get((ln.cue.file, ln.cue.line)) or {}
             naturals[ln.index] = prev.get("natural_samples") or ln.cue.length   # an estimate, to plan the rest
-    the_plan = make_plan(lines, naturals, inp.programme_end, bounds=(lo, hi), fill=fill)
+    popts = _plan_options(plan_options, inp, retime_video)
+    the_plan = (plan_per_line if planner == "per-line" else make_plan)(lines, naturals, inp.programme_end, popts)
     out_list = []
     for ln, entry in zip(lines, the_plan.entries):
         prev = previous.get((ln.cue.file, ln.cue.line))
@@ -282,7 +296,7 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
         speed_note = ""
         if abs(entry.speed - 1.0) > 1e-6:
             try:
-                take = synth.at_target(ln, synth.natural(ln), entry.speed, entry.target, ln.speed_bounds or (lo, hi))
+                take = synth.at_target(ln, synth.natural(ln), entry.speed, entry.speech, inp.info.speed_range)
                 speed_note = f" (stored take at speed {take.speed:.3f})"
             except NotCached:
                 out_list.append(Decision(ln.index, ln.character, ln.text, "synthesize",
@@ -310,50 +324,122 @@ def _load_engine(name: str, options: dict, the_cast: Cast):
                           f"engine {name} does not take these options ({exc})") from None
 
 
+def _check_run_options(video, plan_options: PlanOptions | None, mix_options: mixing.MixOptions | None,
+                       planner: str, retime_video: bool) -> mixing.MixOptions:
+    """Options that are wrong whatever the inputs say: checked before anything is written."""
+    if plan_options is not None:
+        plan_options.check()
+    mopts = mix_options or mixing.MixOptions()
+    mopts.check()
+    if planner not in ("episode", "per-line"):
+        raise DubError.at(None, None, "--planner", f"{planner!r} is not one of episode, per-line")
+    if retime_video and video is None:
+        raise DubError.at(None, None, "--retime-video", "needs --video")
+    if mopts.background is not None and mopts.background != "original" and not Path(mopts.background).is_file():
+        raise DubError.at(mopts.background, None, "--background", "file not found")
+    if mopts.background == "original" and video is None:
+        raise DubError.at(None, None, "--background", "'original' needs --video (its audio is the background)")
+    return mopts
+
+
+def _keep_previous_gain(mopts: mixing.MixOptions, previous_plan: Path) -> mixing.MixOptions:
+    """Offer the previous run's dialogue gain to the mix (kept while the loudness stays within
+    tolerance of the same target), so a re-run changes only the clips it re-rendered."""
+    if mopts.keep_gain_db is not None or mopts.loudness is None:
+        return mopts
+    previous = report.read_previous_document(previous_plan).get("mix") or {}
+    gain = previous.get("dialogue_gain_db_exact")
+    if isinstance(gain, (int, float)) and previous.get("loudness_target_lufs") == mopts.loudness:
+        return replace(mopts, keep_gain_db=float(gain))
+    return mopts
+
+
+def _plan_options(plan_options: PlanOptions | None, inp: Inputs, retime_video: bool) -> PlanOptions:
+    """The run's plan options: bounds and fill from the command line or the casting file's ``fit``."""
+    popts = replace(plan_options or PlanOptions(), bounds=inp.bounds,
+                    fill=inp.fill or (plan_options.fill if plan_options else False), retime=retime_video)
+    popts.check()
+    return popts
+
+
 def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting: Casting, programme: int,
              video_info: media.VideoInfo | None, info: engines.EngineInfo, subtitles, synth: Synthesizer,
-             source: TimelineIn | None = None, name: str = "dub", timeline_options: TimelineOptions | None = None
-             ) -> report.RunFacts:
+             mopts: mixing.MixOptions, source: TimelineIn | None = None, name: str = "dub",
+             timeline_options: TimelineOptions | None = None) -> report.RunFacts:
     characters = list(dict.fromkeys(ln.character for ln in lines))
     fnames = _file_names(characters)
     stems = {ch: np.zeros(programme, np.float32) for ch in characters}
     for c in clips:
         end = min(c.end, programme)
-        stems[c.line.character][c.start:end] += c.audio[: end - c.start]
-    mix = np.sum(list(stems.values()), axis=0) if stems else np.zeros(programme, np.float32)
-    peak = max([float(np.max(np.abs(mix)))] + [float(np.max(np.abs(s))) for s in stems.values()] + [1e-9])
-    limit = 10 ** (MIX_PEAK_DB / 20)
-    gain = min(1.0, limit / peak)
-    gain_db = 20 * np.log10(gain)
+        if end > c.start:
+            stems[c.line.character][c.start:end] += c.audio[: end - c.start]
+
+    picture = video_info
+    retimed_tmp = None
+    if the_plan.retime_applied and video_info is not None:
+        from . import retime
+
+        retimed_tmp = staging.path(".retimed" + Path(video_info.path).suffix.lower()
+                                   if Path(video_info.path).suffix.lower() in media.MP4_FAMILY else ".retimed.mkv")
+        retime.render(video_info, the_plan.retime, retimed_tmp)
+        picture = media.probe(retimed_tmp)
+    background = None
+    if mopts.background is not None:
+        background = mixing.read_background(mopts.background, programme,
+                                            picture.path if picture is not None else None)
+    speech = [(c.start, c.start + c.speech) for c in clips]
+    mixed = mixing.mix(stems, speech, mopts, background)
+    gain = 10 ** (mixed.dialogue_gain_db / 20)
+    ext = mopts.extension
 
     media_paths: dict[int, Path] = {}
+    rel_media: dict[int, str] = {}
     for c in clips:
         rel = f"clips/{c.line.index:04d}_{fnames[c.line.character]}.wav"
         audio.write_wav(staging.path(rel), c.audio * gain, SAMPLE_RATE)
         media_paths[c.line.index] = staging.final(rel)
-    for ch, x in stems.items():
-        audio.write_wav(staging.path(f"stems/{fnames[ch]}.wav"), x * gain, SAMPLE_RATE)
-    audio.write_wav(staging.path("dub.wav"), mix * gain, SAMPLE_RATE)
+        rel_media[c.line.index] = rel
+    for ch, x in mixed.stems.items():
+        mixing.write_audio(staging.path(f"stems/{fnames[ch]}{ext}"), x, mopts.format)
+    if mixed.background is not None:
+        mixing.write_audio(staging.path(f"background{ext}"), mixed.background, mopts.format)
+    mix_name = f"dub{ext}"
+    mixing.write_audio(staging.path(mix_name), mixed.mix, mopts.format)
 
     facts = report.RunFacts(engine=info.name, engine_version=info.version, programme=programme,
-                            gain_db=gain_db, engine_seconds=synth.engine_seconds,
-                            synthesis_calls=synth.calls)
-    timelines = otio_out.write_all(staging, clips, characters, media_paths, programme, name, video_info,
+                            gain_db=mixed.dialogue_gain_db, engine_seconds=synth.engine_seconds,
+                            synthesis_calls=synth.calls, mix=mixed.figures)
+    outputs = {"clips": staging.final("clips/"), "stems": staging.final("stems/"),
+               "mix": staging.final(mix_name), "plan": staging.final("plan.json"),
+               "report": staging.final("report.html"), "picture": staging.final("timeline.png")}
+    if mixed.background is not None:
+        outputs["background"] = staging.final(f"background{ext}")
+    if the_plan.retime:
+        from . import retime
+
+        retime.write_edit_list(the_plan, staging.path("retime.json"), video_info.fps if video_info else None)
+        outputs["retime"] = staging.final("retime.json")
+    if picture is not None:
+        video_name = media.output_name(video_info)
+        main_language = max(("zh", "en"), key=lambda lang: sum(ln.language == lang for ln in lines))
+        media.mux(picture, staging.path(mix_name), staging.path(video_name),
+                  language={"zh": "chi", "en": "eng"}[main_language])
+        outputs["video"] = staging.final(video_name)
+    if retimed_tmp is not None:
+        retimed_tmp.unlink()
+        picture = replace(picture, path=str(staging.final(media.output_name(video_info))))   # the retimed picture
+    timelines = otio_out.write_all(staging, clips, characters, media_paths, programme, name, picture,
                                    {"engine": info.name, "engine_version": info.version,
-                                    "mix_gain_db": round(gain_db, 2),
-                                    "subtitles": str(subtitles) if subtitles is not None else None},
+                                    "mix_gain_db": round(mixed.dialogue_gain_db, 2),
+                                    "subtitles": str(subtitles) if subtitles is not None else None,
+                                    "video_retimed": the_plan.retime_applied},
                                    source, timeline_options)
     casting.warnings.extend(timelines.notes)
-    outputs = {"clips": staging.final("clips/"), "stems": staging.final("stems/"),
-               "mix": staging.final("dub.wav"), **timelines.files, "plan": staging.final("plan.json")}
-    if video_info is not None:
-        name = media.output_name(video_info)
-        main_language = max(("zh", "en"), key=lambda lang: sum(ln.language == lang for ln in lines))
-        media.mux(video_info, staging.path("dub.wav"), staging.path(name),
-                  language={"zh": "chi", "en": "eng"}[main_language])
-        outputs["video"] = staging.final(name)
+    outputs.update(timelines.files)
     facts.outputs = {k: str(v) for k, v in outputs.items()}
-    report.write_json(report.plan_document(clips, the_plan, casting.skipped, casting.warnings, facts,
-                                           voices=casting.voices),
-                      staging.path("plan.json"))
+    doc = report.plan_document(clips, the_plan, casting.skipped, casting.warnings, facts, voices=casting.voices,
+                               media=rel_media)
+    report.write_json(doc, staging.path("plan.json"))
+    report_html.write(staging.path("report.html"), staging.path("timeline.png"),
+                      Path(subtitles).name if subtitles is not None else name, doc)
     return facts

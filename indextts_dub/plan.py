@@ -1,121 +1,603 @@
-"""Stage 3, plan: each line's slot, how far it may run, and the engine speed to ask for.
+"""Stage 3, plan: every line's start and length, solved over the whole episode at once.
 
-Per-line rules (the whole-episode planner will replace them):
+The plan speaks in the tempo a listener hears: ``speed = natural length / final speech
+length`` (1.25 = a quarter faster than the engine's natural reading). The engine's own
+speed knob and the residual time-stretch only *realize* that speed later (see
+``synthesis.Synthesizer.at_target`` and ``fit.fit``).
 
-* a take that fits its slot keeps its natural speed (``fill`` slows it toward the slot,
-  never below the lower bound); users hate short lines slowed down;
-* a take up to ``snap`` (3 %) too long keeps speed 1.0: the stretcher takes the residual
-  without another synthesis pass;
-* a longer take gets the speed that brings it to the slot, within ``[lo, hi]``;
-* a take that does not fit even at ``hi`` keeps ``hi`` and may run past its cue's end
-  into the silence before the same character's next line (``gap`` before it) or the end
-  of the programme; only if it would run into that, the stretcher compresses it.
+With the tempo variable ``t = 1 / speed``, a line's speech length is ``natural * t``:
+linear. So the whole episode is one small convex quadratic programme over, per line,
+its start offset and tempo (plus non-negative slacks), solved by Clarabel (an
+interior-point solver, deterministic, accurate to ~1e-8):
 
-Speech is never cut off.
+* prefer ``t`` near 1 (``fill``: near the tempo that fills the cue) — weight 1;
+* prefer small tempo changes between consecutive lines of one character — weight
+  ``smoothness`` (1), fading with the silence between them (``exp(-gap / 1.5 s)``);
+* a line may start up to ``lead_in_ms`` (150) early and run past its cue end into the
+  silence before the same character's next line, keeping ``min_gap_ms`` (80); both
+  cost a little (quadratic in seconds), so silence is borrowed only as far as it helps;
+* a line never slows down unless ``fill``; its speed stays within its bounds (the
+  project's, or per line — the casting file narrows them per character);
+* different characters may overlap only where their cues already overlap, or anywhere
+  with ``allow_cross_overlap``;
+* nothing runs past the programme end (the video).
+
+When the fastest allowed speed cannot fit a line, the overflow policy decides:
+
+``compress`` (default) — faster than the bound, up to ``compress_cap`` (1.5), with a warning;
+               past the cap, the following lines start later (as ``shift``) rather than
+               overlap the same voice;
+``shift``    — the following lines start later, within their own slack, at most
+               ``max_shift_ms`` (1000) after their cue, never past the programme end;
+``flag``     — the line keeps its bounded speed and overruns; the overrun is reported in ms.
+
+Whatever the policy, what is still left overruns and is reported: speech is never
+dropped or cut. Overrunning lines also get a video retime suggestion (a picture range
+and a slow-down factor); with ``retime=True`` the plan is made in the retimed picture's
+time instead, so those lines fit (the renderer slows the picture to match).
+
+Each entry says in words why it got its speed (:attr:`PlanEntry.reason`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+import numpy as np
 
 from .casting import Line
-from .timebase import SAMPLE_RATE, samples_to_ms
+from .errors import DubError
+from .timebase import SAMPLE_RATE, samples_to_ms, timecode
 
 SPEED_BOUNDS = (0.75, 1.25)
 MIN_GAP_MS = 80
-SNAP = 1.03
+LEAD_IN_MS = 150
+COMPRESS_CAP = 1.5
+MAX_SHIFT_MS = 1000
+POLICIES = ("compress", "shift", "flag")
+
+# objective weights (time in seconds, tempo dimensionless). Borrowing silence is cheap,
+# speed costs more, and the overflow tools (compress, shift, overrun) are linear in the
+# seconds they take, orders of magnitude dearer, so they are used only when nothing else fits.
+W_TEMPO = 1.0                 # (t - t_pref)^2
+W_LEAD = 0.5                  # lead^2: starting early costs lip sync
+W_SPILL = 0.1                 # spill^2: running past the cue end
+W_DELAY = (100.0, 100.0)      # shift: delay^2, delay
+W_DELAY_LAST = (1000.0, 1000.0)   # compress, past the cap: delay^2, delay (dearer than compressing)
+W_COMPRESS = (100.0, 100.0)   # beyond the bound, in seconds taken off the speech: s^2, s
+W_OVERRUN = (1000.0, 10000.0) # o^2, o
+SMOOTH_FADE_S = 1.5           # smoothness fades with the silence between two lines (e-folding, s)
+TOL_MS = 1.5           # rounding and solver noise: less than this over a limit is trimmed, not an overrun
+SNAP_MS = 1.0          # starts within this of the cue are on the cue
+SNAP_TEMPO = 5e-4      # tempos within this of 1 are natural
+SNAP_NATURAL = 0.01    # ... and within this, when the natural take fits where the line is
+TEMPO_STEP = 1e-4      # tempos are kept on this grid: solver noise (an edit elsewhere) moves no line
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """How the planner trades speed against timing. Times in ms, speeds as ratios."""
+
+    bounds: tuple[float, float] = SPEED_BOUNDS
+    line_bounds: Mapping[int, tuple[float, float]] = field(default_factory=dict)   # Line.index -> bounds
+    fill: bool = False
+    min_gap_ms: int = MIN_GAP_MS
+    lead_in_ms: int = LEAD_IN_MS
+    allow_cross_overlap: bool = False
+    overflow: str = "compress"
+    compress_cap: float = COMPRESS_CAP
+    max_shift_ms: int = MAX_SHIFT_MS
+    smoothness: float = 1.0
+    retime: bool = False
+
+    def check(self) -> None:
+        lo, hi = self.bounds
+        if not 0 < lo <= 1 <= hi:
+            raise DubError.at(None, None, "--speed-min/--speed-max",
+                              f"speed bounds must satisfy 0 < min <= 1 <= max (got {lo}, {hi})")
+        for idx, (a, b) in self.line_bounds.items():
+            if not 0 < a <= 1 <= b:
+                raise DubError.at(None, None, "speed bounds", f"line {idx}: bounds must satisfy 0 < min <= 1 <= max "
+                                  f"(got {a}, {b})")
+        if self.overflow not in POLICIES:
+            raise DubError.at(None, None, "--overflow", f"{self.overflow!r} is not one of {', '.join(POLICIES)}")
+        if self.compress_cap < hi:
+            raise DubError.at(None, None, "--compress-cap", f"must be at least the fastest speed {hi} "
+                              f"(got {self.compress_cap})")
+        for name in ("min_gap_ms", "lead_in_ms", "max_shift_ms"):
+            if getattr(self, name) < 0:
+                raise DubError.at(None, None, "--" + name.replace("_", "-"), "must not be negative")
+        if self.smoothness < 0:
+            raise DubError.at(None, None, "smoothness", "must not be negative")
+
+
+@dataclass(frozen=True)
+class RetimeEdit:
+    """Slow the picture between ``start`` and ``end`` (source samples) by ``factor`` (>1)."""
+
+    start: int
+    end: int
+    factor: float
+    extra: int                  # samples the range grows by
+    lines: tuple[int, ...]      # Line.index of the lines it makes room for
+
+    def as_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "start_tc": timecode(self.start), "end_tc": timecode(self.end),
+                "factor": round(self.factor, 6), "extra_samples": self.extra, "lines": list(self.lines)}
 
 
 @dataclass(frozen=True)
 class PlanEntry:
     line: int            # Line.index
-    start: int           # samples at 48 kHz
-    slot: int            # the cue's length in samples (shortened if the next line of this character starts earlier)
-    limit: int           # most samples the clip may take before the character's next line or the programme end
-    natural: int         # speech length at speed 1.0, trimmed, samples at 48 kHz
-    speed: float         # length ratio wanted from the engine (natural / target); 1.0 = natural take
-    target: int          # speech length to aim the engine at, samples
-    may_spill: bool      # the line may run past its cue end (up to limit)
-    reason: str
+    start: int           # the clip's first sample (= where speech starts), 48 kHz; may precede the cue
+    length: int          # the clip's samples: the speech, then silence up to the cue end where there is room
+    speech: int          # planned speech length, samples (the fitted clip's speech is exactly this long)
+    natural: int         # speech length at the engine's natural reading, trimmed, samples
+    speed: float         # tempo a listener hears: natural / speech (1.0 natural, >1 faster)
+    cue_start: int       # the cue in plan time (= the subtitle's, unless the picture is retimed)
+    cue_end: int
+    limit: int           # the latest end the line could have without overrunning, samples
+    bounds: tuple[float, float]
+    lead: int = 0        # samples started before the cue
+    delay: int = 0       # samples started after the cue (overflow: shift)
+    spill: int = 0       # samples of speech past the cue end
+    overrun: int = 0     # samples past what the line may use (next line of the character, another character, the end)
+    compressed: bool = False   # faster than its bound (overflow: compress)
+    reason: str = ""
     warnings: tuple[str, ...] = ()
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+    @property
+    def speech_end(self) -> int:
+        return self.start + self.speech
+
+    # names the realization stages used before the whole-episode plan
+    @property
+    def target(self) -> int:
+        return self.speech
+
+    @property
+    def slot(self) -> int:
+        return self.cue_end - self.cue_start
+
+    @property
+    def may_spill(self) -> bool:
+        return self.spill > 0
 
 
 @dataclass(frozen=True)
 class Plan:
     entries: list[PlanEntry]
-    programme: int | None            # samples; None when only the cues bound it
+    programme: int | None            # samples (in plan time); None when only the cues bound it
     bounds: tuple[float, float] = SPEED_BOUNDS
     fill: bool = False
     gap: int = MIN_GAP_MS * SAMPLE_RATE // 1000
-    options: dict = field(default_factory=dict)
+    options: PlanOptions = field(default_factory=PlanOptions)
+    method: str = "episode"
+    retime: tuple[RetimeEdit, ...] = ()      # suggested (or, with options.retime, applied) picture edits
+    retime_applied: bool = False
+    solver: dict = field(default_factory=dict)
 
     def entry(self, line_index: int) -> PlanEntry:
-        return self.entries[line_index - 1]
+        for e in self.entries:
+            if e.line == line_index:
+                return e
+        raise KeyError(line_index)
 
 
-def _ms(n: int) -> str:
+def _ms(n: float) -> str:
     return f"{samples_to_ms(n):.0f} ms"
 
 
-def plan(lines: list[Line], natural: dict[int, int], programme: int | None = None, *,
-         bounds: tuple[float, float] = SPEED_BOUNDS, fill: bool = False, min_gap_ms: int = MIN_GAP_MS,
-         snap: float = SNAP) -> Plan:
-    """Plan every line. ``natural`` maps ``Line.index`` to its natural speech length in samples.
+def _s(n: float) -> str:
+    return f"{n / SAMPLE_RATE:.2f} s"
 
-    ``programme`` (samples) is the hard end, e.g. the video's length; without it the last
-    lines may run past the last cue.
-    """
-    gap = min_gap_ms * SAMPLE_RATE // 1000
-    next_start: dict[int, int | None] = {}
-    by_char: dict[str, list[Line]] = {}
-    for ln in lines:
-        by_char.setdefault(ln.character, []).append(ln)
-    for group in by_char.values():
-        group.sort(key=lambda x: (x.cue.start, x.index))
-        for a, b in zip(group, group[1:] + [None]):
-            next_start[a.index] = b.cue.start if b is not None else None
 
-    entries = []
-    for ln in lines:
-        lo, hi = ln.speed_bounds or bounds      # a character or line may narrow the run's bounds
-        start, slot = ln.cue.start, ln.cue.length
-        n = natural[ln.index]
-        ns = next_start[ln.index]
-        warnings: list[str] = []
-        if ns is not None:
-            # spill only up to a gap before the next line; the cue's own slot is kept unless they overlap
-            limit = max(ns - gap - start, min(slot, ns - start))
-            bound_by = f"{ln.character}'s next line"
+# ------------------------------------------------------------------ the problem's structure
+
+
+def line_bounds(ln: Line, opts: PlanOptions) -> tuple[float, float]:
+    """A line's speed bounds: ``opts.line_bounds`` for it, else its own ``speed_bounds`` (set by the
+    casting file per character or inline), else the project's."""
+    return tuple(opts.line_bounds.get(ln.index) or getattr(ln, "speed_bounds", None) or opts.bounds)
+
+
+@dataclass
+class _Episode:
+    """The lines as arrays, in plan order (by cue start)."""
+
+    order: list[int]               # positions into `lines`
+    cs: np.ndarray                 # cue start, samples (plan time)
+    ce: np.ndarray                 # cue end
+    n: np.ndarray                  # natural samples
+    lo: np.ndarray
+    hi: np.ndarray
+    chars: list[str]
+    next_same: list[int | None]    # position (in order) of the same character's next line
+    prev_same: list[int | None]
+    cross: list[list[int]]         # later lines of other characters this one must end before
+
+
+def _structure(lines: list[Line], natural: Mapping[int, int], opts: PlanOptions, cue_times=None) -> _Episode:
+    order = sorted(range(len(lines)), key=lambda k: (lines[k].cue.start, lines[k].index))
+    ls = [lines[k] for k in order]
+    if cue_times is None:
+        cs = np.array([ln.cue.start for ln in ls], np.int64)
+        ce = np.array([ln.cue.end for ln in ls], np.int64)
+    else:
+        cs = np.array([cue_times[ln.index][0] for ln in ls], np.int64)
+        ce = np.array([cue_times[ln.index][1] for ln in ls], np.int64)
+    n = np.array([max(0, int(natural[ln.index])) for ln in ls], np.int64)
+    lb = [line_bounds(ln, opts) for ln in ls]
+    lo = np.array([b[0] for b in lb], float)
+    hi = np.array([b[1] for b in lb], float)
+    chars = [ln.character for ln in ls]
+    next_same: list[int | None] = [None] * len(ls)
+    prev_same: list[int | None] = [None] * len(ls)
+    last: dict[str, int] = {}
+    for i, ch in enumerate(chars):
+        if ch in last:
+            next_same[last[ch]] = i
+            prev_same[i] = last[ch]
+        last[ch] = i
+    cross: list[list[int]] = [[] for _ in ls]
+    if not opts.allow_cross_overlap:
+        # for each line and each other character: that character's first line whose cue starts at or
+        # after this cue's end (its later lines are chained behind it). Lines whose cues already
+        # overlap this one were written to overlap, and may.
+        lead = opts.lead_in_ms * SAMPLE_RATE // 1000
+        starts = cs
+        nchars = len(set(chars))
+        for i in range(len(ls)):
+            seen: set[str] = {chars[i]}
+            j = int(np.searchsorted(starts, ce[i], side="left"))
+            # the latest this line can end: its character's next line, else far away
+            horizon = starts[next_same[i]] + lead if next_same[i] is not None else None
+            while j < len(ls):
+                if horizon is not None and starts[j] - lead > horizon:
+                    break
+                if chars[j] not in seen:
+                    seen.add(chars[j])
+                    cross[i].append(j)
+                    if len(seen) == nchars:
+                        break
+                j += 1
+    return _Episode(order, cs, ce, n, lo, hi, chars, next_same, prev_same, cross)
+
+
+@dataclass
+class _Solution:
+    delta: np.ndarray     # start offset from the cue start, seconds
+    t: np.ndarray         # tempo (speech / natural)
+    overrun: np.ndarray   # seconds
+    compress: np.ndarray
+    status: str
+    iterations: int
+
+
+def _solve(ep: _Episode, opts: PlanOptions, programme: int | None) -> _Solution:
+    """Build and solve the quadratic programme (variables per line: delta, t, spill, delay, c, o)."""
+    import clarabel
+    from scipy import sparse
+
+    m = len(ep.cs)
+    sr = float(SAMPLE_RATE)
+    cs = ep.cs / sr
+    ce = ep.ce / sr
+    n = ep.n / sr
+    nz = np.maximum(n, 1e-3)
+    gap = opts.min_gap_ms / 1000
+    lead = opts.lead_in_ms / 1000
+    shift = opts.overflow == "shift"
+    compress = opts.overflow == "compress"
+    may_delay = opts.overflow in ("shift", "compress")
+    max_delay = opts.max_shift_ms / 1000 if may_delay else 0.0
+    w_delay = W_DELAY if shift else W_DELAY_LAST
+    NV = 6
+    D, T, P, DL, C, O = range(NV)
+    idx = np.arange(m)
+
+    def v(k: int, who=idx) -> np.ndarray:        # column of variable k of lines `who`
+        return np.asarray(who) * NV + k
+
+    # preferred tempo: 1, or with fill the tempo that fills the cue (within the lower bound)
+    tmax = 1.0 / ep.lo if opts.fill else np.ones(m)
+    slot = np.maximum(ce - cs, 0.0)
+    tpref = np.ones(m)
+    if opts.fill:
+        tpref = np.where(n > 0, np.clip(slot / nz, 1.0, tmax), 1.0)
+    tmin_bound = 1.0 / ep.hi
+    tmin = 1.0 / max(opts.compress_cap, 1e-9) if compress else tmin_bound
+    tmin = np.minimum(tmin, tmin_bound) * np.ones(m)
+
+    # objective: 1/2 x'Px + q'x, P given by its upper triangle
+    pr = [v(T), v(D), v(P), v(DL), v(C), v(O)]
+    pv = [np.full(m, 2 * W_TEMPO), np.full(m, 2 * W_LEAD), np.full(m, 2 * W_SPILL), np.full(m, 2 * w_delay[0]),
+          2 * W_COMPRESS[0] * nz ** 2, np.full(m, 2 * W_OVERRUN[0])]
+    pc = list(pr)
+    q = np.zeros(m * NV)
+    q[v(T)] = -2 * W_TEMPO * tpref
+    q[v(DL)] = w_delay[1]
+    q[v(C)] = W_COMPRESS[1] * nz
+    q[v(O)] = W_OVERRUN[1]
+    nxt = np.array([-1 if j is None else j for j in ep.next_same])
+    has_next = nxt >= 0
+    a, b = idx[has_next], nxt[has_next]
+    if opts.smoothness > 0 and a.size:
+        silence = np.maximum(0.0, cs[b] - ce[a])
+        lam = opts.smoothness * np.exp(-silence / SMOOTH_FADE_S) * ((n[a] > 0) & (n[b] > 0))
+        pr += [v(T, a), v(T, b), v(T, a)]
+        pc += [v(T, a), v(T, b), v(T, b)]
+        pv += [2 * lam, 2 * lam, -2 * lam]
+    Pm = sparse.csc_matrix((np.concatenate(pv), (np.concatenate(pr), np.concatenate(pc))), shape=(m * NV, m * NV))
+
+    # constraints A x <= b, built block by block: (rows' columns, values, right-hand sides)
+    blocks: list[tuple[list[np.ndarray], list[np.ndarray], np.ndarray]] = []
+
+    def add(cols: list[np.ndarray], vals: list, rhs) -> None:
+        k = len(cols[0])
+        if k:
+            blocks.append((cols, [np.broadcast_to(np.asarray(x, float), (k,)) for x in vals],
+                           np.broadcast_to(np.asarray(rhs, float), (k,))))
+
+    add([v(D)], [-1.0], np.minimum(lead, cs))                     # start >= cue - lead, >= 0
+    add([v(D)], [1.0], max_delay)                                  # start <= cue + max delay
+    add([v(T)], [-1.0], -tmin)
+    add([v(T)], [1.0], tmax)
+    add([v(T), v(C)], [-1.0, -1.0], -tmin_bound)                   # t + c >= 1/hi
+    for k in (P, DL, C, O):
+        add([v(k)], [-1.0], 0.0)
+    if not compress:
+        add([v(C)], [1.0], 0.0)
+    if not may_delay:
+        add([v(DL)], [1.0], 0.0)
+    add([v(D), v(DL)], [1.0, -1.0], 0.0)                           # delay >= delta
+    add([v(D), v(T), v(P)], [1.0, n, -1.0], ce - cs)               # spill >= end - cue end
+    # end + gap <= the same character's next start
+    add([v(D, a), v(T, a), v(D, b), v(O, a)], [1.0, n[a], -1.0, -1.0], cs[b] - cs[a] - gap)
+    if programme is not None:                                      # the last line of a character: the end
+        last = idx[~has_next]
+        add([v(D, last), v(T, last), v(O, last)], [1.0, n[last], -1.0], programme / sr - cs[last])
+    ci = np.array([i for i in range(m) for _ in ep.cross[i]], dtype=np.int64)
+    ck = np.array([k for i in range(m) for k in ep.cross[i]], dtype=np.int64)
+    add([v(D, ci), v(T, ci), v(D, ck), v(O, ci)], [1.0, n[ci], -1.0, -1.0], cs[ck] - cs[ci])   # other characters
+    rows, cols, vals, rhs = [], [], [], []
+    r0 = 0
+    for bcols, bvals, brhs in blocks:
+        k = brhs.size
+        for c_, v_ in zip(bcols, bvals):
+            rows.append(np.arange(r0, r0 + k))
+            cols.append(c_)
+            vals.append(v_)
+        rhs.append(brhs)
+        r0 += k
+    A = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, m * NV))
+    b = np.concatenate(rhs)
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.max_threads = 1
+    # the overflow weights make the objective large when a line overruns: ask for a tight gap so
+    # that the small terms (a few ms of lead-in) are still solved, not left as noise
+    settings.tol_gap_abs = 1e-10
+    settings.tol_gap_rel = 1e-10
+    settings.tol_feas = 1e-10
+    solver = clarabel.DefaultSolver(Pm, q, A, b, [clarabel.NonnegativeConeT(len(b))], settings)
+    sol = solver.solve()
+    status = str(sol.status)
+    if "Solved" not in status:
+        raise RuntimeError(f"the timing solver did not converge ({status})")
+    x = np.array(sol.x).reshape(m, NV)
+    return _Solution(x[:, D], x[:, T], x[:, O], x[:, C], status, int(sol.iterations))
+
+
+# ------------------------------------------------------------------ samples, words
+
+
+def _to_samples(ep: _Episode, sol: _Solution, opts: PlanOptions, programme: int | None):
+    """Integer starts and speech lengths that keep every constraint the solution kept."""
+    m = len(ep.cs)
+    lead = opts.lead_in_ms * SAMPLE_RATE // 1000
+    max_delay = opts.max_shift_ms * SAMPLE_RATE // 1000 if opts.overflow in ("shift", "compress") else 0
+    gap = opts.min_gap_ms * SAMPLE_RATE // 1000
+    delta = np.where(np.abs(sol.delta) < SNAP_MS / 1000, 0.0, sol.delta)
+    t = np.where(np.abs(sol.t - 1) < SNAP_TEMPO, 1.0, np.round(sol.t / TEMPO_STEP) * TEMPO_STEP)
+    start = ep.cs + np.rint(delta * SAMPLE_RATE).astype(np.int64)
+    start = np.clip(start, np.maximum(ep.cs - lead, 0), ep.cs + max_delay)
+    speech = np.rint(ep.n * t).astype(np.int64)
+    speech = np.maximum(speech, 0)
+    # speed bound: never faster than the cap / bound after rounding
+    cap = np.where(sol.compress > 1e-6, opts.compress_cap if opts.overflow == "compress" else ep.hi, ep.hi)
+    speech = np.maximum(speech, np.ceil(ep.n / cap - 1e-9).astype(np.int64))
+    if not opts.fill:
+        speech = np.minimum(speech, ep.n)
+    limits = np.full(m, np.iinfo(np.int64).max // 4, np.int64)
+    for i in range(m):
+        j = ep.next_same[i]
+        if j is not None:
+            limits[i] = min(limits[i], start[j] - gap)
         elif programme is not None:
-            limit = programme - start
-            bound_by = "the end of the programme"
+            limits[i] = min(limits[i], programme)
+        for k in ep.cross[i]:
+            limits[i] = min(limits[i], start[k])
+    # a tempo within SNAP_NATURAL of 1 (smoothness pulling a line that fits) is not worth a stretch
+    near = (np.abs(speech / np.maximum(ep.n, 1) - 1) < SNAP_NATURAL) & (start + ep.n <= limits)
+    speech = np.where(near, ep.n, speech)
+    # rounding can leave a sample or two over a limit the solver kept: take them off the speech
+    tol = int(TOL_MS * SAMPLE_RATE / 1000)
+    over = start + speech - limits
+    fix = (over > 0) & (over <= tol)
+    speech = np.where(fix, speech - over, speech)
+    overrun = np.maximum(start + speech - limits, 0)
+    return start, speech, limits, overrun
+
+
+def _who_bounds(ep: _Episode, i: int, start: np.ndarray, gap: int, programme: int | None, lines) -> str:
+    """What the line's end runs up against, in words."""
+    cands = []
+    j = ep.next_same[i]
+    if j is not None:
+        cands.append((int(start[j]) - gap, f"{ep.chars[i]}'s next line"))
+    elif programme is not None:
+        cands.append((programme, "the end of the programme"))
+    for k in ep.cross[i]:
+        cands.append((int(start[k]), f"{ep.chars[k]}'s line at {timecode(int(start[k]))}"))
+    if not cands:
+        return "nothing"
+    return min(cands)[1]
+
+
+def _explain(ep: _Episode, i: int, lines, start, speech, limits, overrun, sol: _Solution, opts: PlanOptions,
+             programme: int | None, speeds: np.ndarray) -> tuple[str, list[str]]:
+    n = int(ep.n[i])
+    slot = int(ep.ce[i] - ep.cs[i])
+    s = float(speeds[i])
+    lo, hi = float(ep.lo[i]), float(ep.hi[i])
+    gap = opts.min_gap_ms * SAMPLE_RATE // 1000
+    lead = int(ep.cs[i] - start[i])
+    end = int(start[i] + speech[i])
+    spill = max(0, end - int(ep.ce[i]))
+    warnings: list[str] = []
+    parts: list[str] = []
+    if n == 0:
+        return "the engine gave no speech for this line", ["no speech to place"]
+    room = int(limits[i] - max(start[i], ep.cs[i] - opts.lead_in_ms * SAMPLE_RATE // 1000))
+    fits_natural = n <= room
+    need = n / max(slot, 1)
+    if abs(s - 1) < 5e-4:
+        if n <= slot:
+            parts.append(f"fits at natural speed ({_s(n)} of speech in a {_s(slot)} cue)")
         else:
-            limit = max(slot, int(n / hi) + 1)
-            bound_by = None
-        limit = max(limit, 1)
-        slot_eff = min(slot, limit)
-        if slot_eff < slot:
-            warnings.append(f"slot shortened by {_ms(slot - slot_eff)} so it ends before {bound_by}")
-        ratio = n / slot_eff
-        if n <= slot_eff:
-            if fill and n < slot_eff:
-                speed = max(lo, n / slot_eff)
-                target = slot_eff if speed > lo else int(round(n / lo))
-                reason = f"fill: slowed to {speed:.2f} to fill its {_ms(slot_eff)} slot (natural {_ms(n)})"
-            else:
-                speed, target = 1.0, n
-                reason = f"fits at natural speed ({_ms(n)} in a {_ms(slot_eff)} slot)"
-            spill = False
-        elif ratio <= snap:
-            speed, target, spill = 1.0, slot_eff, False
-            reason = f"natural {_ms(n)} is {100 * (ratio - 1):.1f}% over the slot: stretched, no re-synthesis"
-        elif ratio <= hi:
-            speed, target, spill = ratio, slot_eff, False
-            reason = f"needs {ratio:.3f}x to fit {_ms(n)} into {_ms(slot_eff)}: engine speed solved for it"
+            parts.append(f"natural speed: {_s(n)} of speech for a {_s(slot)} cue")
+    elif s < 1:
+        parts.append(f"slowed to {s:.2f}x to fill its {_s(slot)} cue (fill; natural {_s(n)}, slowest {lo:.2f}x)")
+    else:
+        if n <= slot or fits_natural:
+            neigh = []
+            for k, word in ((ep.prev_same[i], "previous"), (ep.next_same[i], "next")):
+                if k is not None:
+                    neigh.append(f"{word} {speeds[k]:.2f}x")
+            parts.append(f"sped up to {s:.2f}x though it would fit at natural speed, to stay close to "
+                         f"{ep.chars[i]}'s neighbouring lines ({', '.join(neigh) or 'none'})")
         else:
-            speed, spill = hi, True
-            target = min(int(round(n / hi)), limit)
-            reason = (f"natural {_ms(n)} needs {ratio:.2f}x for its {_ms(slot_eff)} slot; fastest allowed speed "
-                      f"{hi:.2f}, then runs past the cue end" + (f" (up to {bound_by})" if bound_by else ""))
-        entries.append(PlanEntry(ln.index, start, slot_eff, limit, n, float(speed), int(target), spill,
-                                 reason, tuple(warnings)))
-    return Plan(entries, programme, tuple(bounds), fill, gap)
+            parts.append(f"{_s(n)} of speech for a {_s(slot)} cue (needs {need:.2f}x on its own): spoken at {s:.2f}x")
+    if lead > 0:
+        parts.append(f"starts {_ms(lead)} early")
+    if lead < 0:
+        parts.append(f"starts {_ms(-lead)} late to make room for the line before (overflow: {opts.overflow})")
+        warnings.append(f"shifted {_ms(-lead)} after its cue")
+    if spill > 0:
+        parts.append(f"runs {_ms(spill)} past its cue end")
+    if s > hi + 1e-4:
+        parts.append(f"faster than the {hi:.2f}x bound: even then it would not fit before "
+                     f"{_who_bounds(ep, i, start, gap, programme, lines)} (overflow: compress, cap {opts.compress_cap:.2f}x)")
+        warnings.append(f"compressed to {s:.2f}x, beyond the {hi:.2f}x bound")
+    elif s > 1 and abs(s - hi) < 2e-3 and not fits_natural:
+        parts.append(f"at the fastest allowed speed ({hi:.2f}x)")
+    if overrun[i] > 0:
+        what = _who_bounds(ep, i, start, gap, programme, lines)
+        parts.append(f"still {_ms(overrun[i])} too long: overruns {what} (overflow: {opts.overflow})")
+        warnings.append(f"overruns {what} by {_ms(overrun[i])}")
+    elif spill > 0 and end >= limits[i] - 1:
+        parts.append(f"up to {_who_bounds(ep, i, start, gap, programme, lines)}")
+    return "; ".join(parts), warnings
+
+
+def _retime_edits(ep: _Episode, lines, speech, overrun, compressed, plan_to_source=None) -> list[RetimeEdit]:
+    """Picture ranges to slow so overrunning (or over-compressed) lines fit at their bound."""
+    raw = []
+    for i in range(len(ep.cs)):
+        want = int(math.ceil(ep.n[i] / ep.hi[i]))     # speech length at the fastest allowed speed
+        extra = int(overrun[i]) + max(0, want - int(speech[i])) if (overrun[i] > 0 or compressed[i]) else 0
+        if extra <= 0:
+            continue
+        a, b = int(ep.cs[i]), int(max(ep.ce[i], ep.cs[i] + 1))
+        raw.append([a, b, extra, [lines[ep.order[i]].index]])
+    raw.sort()
+    merged: list[list] = []
+    for a, b, extra, idx in raw:
+        if merged and a < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+            merged[-1][2] += extra
+            merged[-1][3] += idx
+        else:
+            merged.append([a, b, extra, idx])
+    return [RetimeEdit(a, b, (b - a + extra) / (b - a), extra, tuple(idx)) for a, b, extra, idx in merged]
+
+
+def retime_map(edits: tuple[RetimeEdit, ...] | list[RetimeEdit], t: int) -> int:
+    """Where source sample ``t`` lands in the retimed picture (piecewise linear, exact to the sample)."""
+    shift = 0
+    for e in edits:
+        if t >= e.end:
+            shift += e.extra
+        elif t > e.start:
+            return t + shift + (t - e.start) * e.extra // (e.end - e.start)
+        else:
+            break
+    return t + shift
+
+
+# ------------------------------------------------------------------ the stage
+
+
+def plan(lines: list[Line], natural: Mapping[int, int], programme: int | None = None,
+         options: PlanOptions | None = None, **overrides) -> Plan:
+    """Plan every line over the whole episode. ``natural`` maps ``Line.index`` to its natural
+    speech length in samples; ``programme`` (samples) is the hard end, e.g. the video's length.
+
+    ``options`` is a :class:`PlanOptions`; keyword arguments override its fields
+    (``bounds=(0.8, 1.2)``, ``fill=True``, ``overflow="shift"``...)."""
+    opts = replace(options or PlanOptions(), **overrides)
+    opts.check()
+    if not lines:
+        return Plan([], programme, opts.bounds, opts.fill, opts.min_gap_ms * SAMPLE_RATE // 1000, opts)
+    ep = _structure(lines, natural, opts)
+    sol = _solve(ep, opts, programme)
+    start, speech, limits, overrun = _to_samples(ep, sol, opts, programme)
+    speeds = ep.n / np.maximum(speech, 1)
+    compressed = speeds > ep.hi + 1e-4
+    edits = _retime_edits(ep, lines, speech, overrun, compressed)
+    applied = False
+    if opts.retime and edits:
+        cue_times = {ln.index: (retime_map(edits, ln.cue.start), retime_map(edits, ln.cue.end)) for ln in lines}
+        programme = retime_map(edits, programme) if programme is not None else None
+        ep = _structure(lines, natural, opts, cue_times)
+        sol = _solve(ep, opts, programme)
+        start, speech, limits, overrun = _to_samples(ep, sol, opts, programme)
+        speeds = ep.n / np.maximum(speech, 1)
+        compressed = speeds > ep.hi + 1e-4
+        applied = True
+    return _entries(lines, ep, sol, opts, programme, start, speech, limits, overrun, speeds, compressed,
+                    tuple(edits), applied)
+
+
+def _entries(lines, ep, sol, opts, programme, start, speech, limits, overrun, speeds, compressed, edits, applied):
+    m = len(ep.cs)
+    gap = opts.min_gap_ms * SAMPLE_RATE // 1000
+    entries: list[PlanEntry | None] = [None] * len(lines)
+    for i in range(m):
+        ln = lines[ep.order[i]]
+        # the clip carries silence after the speech up to the cue end, where the track has room
+        room_end = int(ep.ce[i])
+        j = ep.next_same[i]
+        if j is not None:
+            room_end = min(room_end, int(start[j]))
+        if programme is not None:
+            room_end = min(room_end, programme)
+        length = max(int(speech[i]), room_end - int(start[i]), 1)
+        reason, warnings = _explain(ep, i, lines, start, speech, limits, overrun, sol, opts, programme, speeds)
+        d = int(start[i] - ep.cs[i])
+        entries[ep.order[i]] = PlanEntry(
+            line=ln.index, start=int(start[i]), length=length, speech=int(speech[i]), natural=int(ep.n[i]),
+            speed=float(speeds[i]) if ep.n[i] > 0 else 1.0, cue_start=int(ep.cs[i]), cue_end=int(ep.ce[i]),
+            limit=int(limits[i]) if limits[i] < np.iinfo(np.int64).max // 8 else int(start[i] + length),
+            bounds=(float(ep.lo[i]), float(ep.hi[i])), lead=max(0, -d), delay=max(0, d),
+            spill=max(0, int(start[i] + speech[i] - ep.ce[i])), overrun=int(overrun[i]),
+            compressed=bool(compressed[i]), reason=reason, warnings=tuple(warnings))
+    return Plan([e for e in entries if e is not None], programme, opts.bounds, opts.fill, gap, opts,
+                retime=edits, retime_applied=applied,
+                solver={"name": "clarabel", "status": sol.status, "iterations": sol.iterations})

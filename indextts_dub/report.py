@@ -27,10 +27,13 @@ class RunFacts:
     engine_seconds: float = 0.0
     synthesis_calls: int = 0
     outputs: dict[str, str] = field(default_factory=dict)
+    mix: dict[str, Any] = field(default_factory=dict)      # loudness, true peak, background (mix.MixResult.figures)
 
 
-def line_record(clip: Clip) -> dict[str, Any]:
+def line_record(clip: Clip, media: str | None = None) -> dict[str, Any]:
     ln = clip.line
+    e = clip.entry
+    emotion = getattr(ln, "emotion", None)
     return {
         "index": ln.index,
         "cue_id": ln.cue.id,
@@ -50,6 +53,18 @@ def line_record(clip: Clip) -> dict[str, Any]:
         "take": clip.take,
         "reason": clip.reason,
         "warnings": clip.warnings,
+        # the whole-episode plan: tempo heard = natural / speech; the engine's knob and the stretch realize it
+        "engine_speed": round(clip.engine_speed, 4),
+        "media": media,
+        "cue": {"start": e.cue_start if e else ln.cue.start, "end": e.cue_end if e else ln.cue.end},
+        "bounds": list(e.bounds) if e else None,
+        "lead_samples": e.lead if e else 0,
+        "delay_samples": e.delay if e else 0,
+        "spill_samples": e.spill if e else 0,
+        "overrun_samples": e.overrun if e else 0,
+        "overrun_ms": round(e.overrun * 1000 / SAMPLE_RATE, 1) if e else 0.0,
+        "limit_sample": e.limit if e else None,
+        "compressed": bool(e.compressed) if e else False,
         **line_casting(ln),
     }
 
@@ -67,7 +82,10 @@ def line_casting(ln) -> dict[str, Any]:
 
 
 def plan_document(clips: list[Clip], plan: Plan, skipped: list[Skipped], warnings: list[str],
-                  facts: RunFacts, voices: dict[str, dict] | None = None) -> dict[str, Any]:
+                  facts: RunFacts, voices: dict[str, dict] | None = None,
+                  media: dict[int, str] | None = None) -> dict[str, Any]:
+    media = media or {}
+    o = plan.options
     return {
         "format": "indextts-dub.plan/1",
         "sample_rate": SAMPLE_RATE,
@@ -77,7 +95,12 @@ def plan_document(clips: list[Clip], plan: Plan, skipped: list[Skipped], warning
                    "min_gap_samples": plan.gap},
         "mix_gain_db": round(facts.gain_db, 2),
         "voices": voices or {},
-        "lines": [line_record(c) for c in clips],
+        "plan": {"method": plan.method, "overflow": o.overflow, "compress_cap": o.compress_cap,
+                 "lead_in_ms": o.lead_in_ms, "min_gap_ms": o.min_gap_ms, "max_shift_ms": o.max_shift_ms,
+                 "allow_cross_overlap": o.allow_cross_overlap, "smoothness": o.smoothness, "solver": plan.solver},
+        "video_retime": {"applied": plan.retime_applied, "edits": [e.as_dict() for e in plan.retime]},
+        "mix": facts.mix,
+        "lines": [line_record(c, media.get(c.line.index)) for c in clips],
         "skipped": [{"cue_id": s.cue.id, "source": {"file": s.cue.file, "line": s.cue.line},
                      "text": s.cue.text, "reason": s.reason} for s in skipped],
         "warnings": warnings,
@@ -96,19 +119,40 @@ def summary_figures(clips: list[Clip], skipped: list[Skipped]) -> dict[str, Any]
                   "max": round(max(speeds), 3)} if speeds else {},
         "natural_speed_lines": sum(1 for s in speeds if abs(s - 1) < 1e-6),
         "residual_stretch": {"max": round(max(residuals), 4),
-                             "over_5_percent": sum(1 for r in residuals if r > 1.05)} if residuals else {},
-        "spilled_lines": sum(1 for c in clips if c.length > c.line.cue.length),
+                             "over_5_percent": sum(1 for r in residuals if abs(r - 1) > 0.05)} if residuals else {},
+        "spilled_lines": sum(1 for c in clips if c.entry is not None and c.entry.spill > 0),
+        "early_lines": sum(1 for c in clips if c.entry is not None and c.entry.lead > 0),
+        "overruns": sum(1 for c in clips if c.entry is not None and c.entry.overrun > 0),
+        "overrun_ms": round(sum(c.entry.overrun for c in clips if c.entry is not None) * 1000 / SAMPLE_RATE, 1),
+        "compressed_lines": sum(1 for c in clips if c.entry is not None and c.entry.compressed),
+        "max_speed_jump": round(_max_jump(clips), 4),
         "lines_with_warnings": sum(1 for c in clips if c.warnings),
     }
+
+
+def read_previous_document(path: Path) -> dict[str, Any]:
+    """An earlier run's ``plan.json``; empty if there is none or it is unreadable."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return doc if isinstance(doc, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def read_previous(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
     """The line records of an earlier run's ``plan.json``, by (subtitle file, line); empty if none."""
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        return {(r["source"]["file"], r["source"]["line"]): r for r in doc.get("lines", [])}
-    except (OSError, ValueError, KeyError, TypeError):
+        return {(r["source"]["file"], r["source"]["line"]): r
+                for r in read_previous_document(path).get("lines", [])}
+    except (KeyError, TypeError):
         return {}
+
+
+def _max_jump(clips: list[Clip]) -> float:
+    by: dict[str, list[Clip]] = {}
+    for c in sorted(clips, key=lambda c: c.start):
+        by.setdefault(c.line.character, []).append(c)
+    return max((abs(b.speed - a.speed) for g in by.values() for a, b in zip(g, g[1:])), default=0.0)
 
 
 def write_json(doc: dict[str, Any], path: Path) -> Path:
@@ -130,8 +174,15 @@ def summary_text(clips: list[Clip], skipped: list[Skipped], warnings: list[str],
     if fig["speed"]:
         sp = fig["speed"]
         out.append(f"Speeds: {fig['natural_speed_lines']} at natural speed, min {sp['min']:.2f}, "
-                   f"median {sp['median']:.2f}, max {sp['max']:.2f}; residual stretch max "
+                   f"median {sp['median']:.2f}, max {sp['max']:.2f} (as heard); residual stretch max "
                    f"{fig['residual_stretch']['max']:.3f}, {fig['residual_stretch']['over_5_percent']} over 5%")
+    if fig["overruns"] or fig["compressed_lines"]:
+        out.append(f"Timing: {fig['overruns']} lines overrun ({fig['overrun_ms']:.0f} ms in all), "
+                   f"{fig['compressed_lines']} compressed past the speed bound; max speed jump "
+                   f"{fig['max_speed_jump']:.2f}")
+    if facts.mix.get("dialogue_lufs") is not None:
+        out.append(f"Loudness: dialogue {facts.mix['dialogue_lufs']:.1f} LUFS (target "
+                   f"{facts.mix['loudness_target_lufs']}), mix true peak {facts.mix['mix_true_peak_dbtp']:.1f} dBTP")
     out.append(f"Programme {timecode(facts.programme)}; mix gain {facts.gain_db:+.1f} dB; "
                f"{facts.synthesis_calls} synthesis calls ({facts.synthesis_calls / max(1, len(clips)):.2f} per line)")
     if facts.wall_seconds:

@@ -71,6 +71,7 @@ class Synthesizer:
     engine_seconds: float = 0.0
     _engine: Engine | None = None
     _memo: dict = field(default_factory=dict)
+    _chosen: set = field(default_factory=set)
 
     def request(self, line: Line, speed: float) -> Request:
         return Request(text=line.speech, voice=line.voice, language=line.language, speed=float(round(speed, 4)),
@@ -123,41 +124,54 @@ class Synthesizer:
     def natural(self, line: Line) -> Take:
         return Take(line.index, 1.0, self.speak(line, 1.0), 1, self.content(line))
 
-    def stored(self, line: Line) -> list[Take]:
-        """Every take of this line's content held in memory or in the cache, at any speed."""
+    def chosen(self, line: Line) -> list[Take]:
+        """The takes of this line's content that finished speed solves chose (this run or earlier)."""
+        content = self.content(line)
+        speeds = {s for (c, s) in self._chosen if c == content}
+        if self.cache is not None:
+            speeds.update(self.cache.chosen(content))
         out = []
-        for speed in self.stored_speeds(line):
+        for speed in sorted(speeds):
             try:
-                out.append(Take(line.index, speed, self.speak(line, speed), 0, self.content(line)))
+                out.append(Take(line.index, speed, self.speak(line, speed), 0, content))
             except NotCached:
                 continue
         return out
 
+    def _choose(self, line: Line, take: Take) -> Take:
+        self._chosen.add((take.content, take.speed))
+        if self.cache is not None and not self.offline:
+            self.cache.mark_chosen(take.content, take.speed)
+        return take
+
     def at_target(self, line: Line, natural: Take, ratio: float, target: int,
                   bounds: tuple[float, float]) -> Take:
-        """Solve the engine speed that brings ``line`` to ``target`` samples, within ``bounds``.
+        """Solve the engine speed that brings ``line`` to ``target`` samples, within ``bounds``
+        (the engine's own speed range: the plan's bounds are on the tempo a listener hears).
 
         ``ratio`` is the plan's length ratio (natural / target).
 
-        1. Re-use: a stored take of this content (any speed within bounds, from this run
-           or an earlier one) whose length is within the accept window of the target is
-           used as is: a cue moved or slightly resized costs no synthesis.
-        2. Solve: the first render uses :func:`first_guess`; if its length misses the
+        1. The natural take is kept when the plan asks for natural speed or it is already
+           within the stretcher's share of the target.
+        2. Re-use: a take an earlier solve of this content chose (this run or an earlier one),
+           within the engine's tolerance of the target (``EngineInfo.speed_tolerance``), is
+           used as is and only re-fitted: a cue moved or resized costs no synthesis.
+        3. Solve: the first render uses :func:`first_guess`; if its length misses the
            window, later renders fit ``len = a + b / speed`` through the last two takes.
+           The take closest to the target is marked chosen in the cache (as is a natural take
+           kept in step 1).
 
-        A solve stops at its first take inside the window, so the only stored take of a
-        line inside the window is the one a finished solve chose: an interrupted run resumed
-        from the cache decides exactly as an uninterrupted one. Returns the take closest to
-        the target (a short one is preferred: padding is free).
+        Only finished solves mark a take chosen, and a solve's renders are found again by
+        their exact speeds: an interrupted run resumed from the cache decides exactly as an
+        uninterrupted one. The fit stage stretches what is left.
         """
         lo, hi = bounds
-        if abs(ratio - 1.0) < 1e-6:
-            return natural
-        fitting = [t for t in self.stored(line) if lo - 1e-9 <= t.speed <= hi + 1e-9
-                   and ACCEPT_SHORT * target <= t.samples <= ACCEPT_LONG * target]
+        if abs(ratio - 1.0) < 1e-6 or ACCEPT_SHORT * target <= natural.samples <= ACCEPT_LONG * target:
+            return self._choose(line, natural)
+        tol = self.info.speed_tolerance
+        fitting = [t for t in self.chosen(line) if abs(np.log(t.samples / max(target, 1))) <= np.log1p(tol)]
         if fitting:
-            best = min(fitting, key=lambda t: (abs(t.samples - target), t.speed))
-            return Take(line.index, best.speed, best.audio, 0, best.content)
+            return min(fitting, key=lambda t: (abs(np.log(t.samples / max(target, 1))), t.speed))
         takes = [natural]
         s = min(max(first_guess(ratio), lo), hi)
         for _ in range(MAX_PASSES - 1):
@@ -177,6 +191,5 @@ class Synthesizer:
             if abs(s_new - s) < 0.005:
                 break
             s = s_new
-        best = min(takes[1:], key=lambda t: (abs(t.samples - target) if t.samples > target
-                                             else abs(t.samples - target) * 0.5, t.speed))
-        return Take(line.index, best.speed, best.audio, len(takes), self.content(line))
+        best = min(takes[1:], key=lambda t: (abs(np.log(max(t.samples, 1) / max(target, 1))), t.speed))
+        return self._choose(line, Take(line.index, best.speed, best.audio, len(takes), self.content(line)))

@@ -40,6 +40,7 @@ def clip_metadata(clip: Clip, media: Path) -> dict[str, Any]:
         "voice": ln.voice,
         "language": ln.language,
         "speed": round(clip.speed, 4),
+        "engine_speed": round(clip.engine_speed, 4),
         "residual_stretch": round(clip.residual, 4),
         "start_sample": clip.start,
         "length_samples": clip.length,
@@ -70,15 +71,31 @@ def clip_name(clip: Clip) -> str:
     return f"{clip.line.index:04d} {clip.line.character}: {clip.line.text}"[:120]
 
 
-def dub_track(character: str, clips: list[Clip], media: dict[int, Path], programme: int):
-    """One character's audio track at 48 kHz: each clip on its start sample, gaps between,
-    a trailing gap to the programme's end, a warning marker over each clip that has warnings."""
+def dub_tracks(character: str, clips: list[Clip], media: dict[int, Path], programme: int) -> list:
+    """A character's audio tracks at 48 kHz: normally one; a character's clips overlap only where
+    the plan reports an overrun, and those go on extra tracks named "X (overlap 1)"."""
+    layers: list[list[Clip]] = []
+    for clip in sorted((c for c in clips if c.line.character == character), key=lambda c: c.start):
+        for layer in layers:
+            if layer[-1].end <= clip.start:
+                layer.append(clip)
+                break
+        else:
+            layers.append([clip])
+    return [dub_track(character if k == 0 else f"{character} (overlap {k})", character, layer, media, programme)
+            for k, layer in enumerate(layers or [[]])]
+
+
+def dub_track(name: str, character: str, layer: list[Clip], media: dict[int, Path], programme: int):
+    """One audio track at 48 kHz: each clip of ``layer`` (not overlapping) on its start sample,
+    gaps between, a trailing gap to the programme's end, a warning marker over each clip that
+    has warnings."""
     import opentimelineio as otio
 
-    track = otio.schema.Track(name=character, kind=otio.schema.TrackKind.Audio)
+    track = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Audio)
     track.metadata[KEY] = {"character": character}
     pos = 0
-    for clip in sorted((c for c in clips if c.line.character == character), key=lambda c: c.start):
+    for clip in layer:
         if clip.start > pos:
             track.append(otio.schema.Gap(source_range=_range(0, clip.start - pos)))
         elif clip.start < pos:
@@ -114,7 +131,7 @@ def build(clips: list[Clip], characters: list[str], media: dict[int, Path], prog
                                    source_range=_range(0, video.frames, fps)))
         tl.tracks.append(vt)
     for character in characters:
-        tl.tracks.append(dub_track(character, clips, media, programme))
+        tl.tracks.extend(dub_tracks(character, clips, media, programme))
     return tl
 
 

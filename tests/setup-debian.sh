@@ -2,7 +2,7 @@
 # Debian packages that tests drive for real (editors, browsers). Part of the README's test
 # command; CI runs it on a clean machine as root. Add a package here when a test needs it.
 set -eu
-PACKAGES="melt blender"
+PACKAGES="melt blender chromium fonts-wqy-zenhei"   # editors; report.html in a real browser; CJK glyphs
 [ -n "$PACKAGES" ] || exit 0
 missing=""
 for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

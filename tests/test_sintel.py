@@ -36,7 +36,8 @@ def test_sintel_dubs_with_two_characters(tmp_path):
     by_line = {c.line: c for c in cues}
     for rec in doc["lines"]:
         cue = by_line[rec["source"]["line"]]
-        assert rec["clip"]["start"] == cue.start
+        assert 0 <= cue.start - rec["clip"]["start"] <= 150 * 48 or 0 < rec["delay_samples"] <= 1000 * 48
         assert sf.info(tmp_path / "out" / "clips" / f"{rec['index']:04d}_{rec['character']}.wav").frames == rec["clip"]["length"]
-        assert 0.75 <= rec["speed"] <= 1.25
+        assert 1.0 <= rec["speed"] <= (1.5 if rec["compressed"] else 1.25)
+        assert rec["overrun_samples"] == 0
     assert res.facts.synthesis_calls / len(doc["lines"]) < 2.5

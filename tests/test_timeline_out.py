@@ -238,8 +238,12 @@ def test_lines_sharing_a_frame_lose_nothing(tmp_path, toy_engine):
     # 10 ms later, inside the same frame; a 20 ms line of Bob's lies within one frame
     cues = [(510, 1503, "Alice: This line is much too long for the little slot it has."),
             (1513, 3000, "Alice: Next."), (4005, 4025, "Bob: x"), (4030, 6000, "Bob: Then this.")]
+    from indextts_dub.plan import PlanOptions
+
+    # Alice's long line squeezed into its slot (a high compress cap), ending where her next line starts
     res = dub(make_srt(tmp_path / "ep.srt", cues), timeline=cut, cast=write(tmp_path / "cast.yaml", TOY_CAST),
-              out=tmp_path / "out", allow_overlap=True)
+              out=tmp_path / "out", allow_overlap=True,
+              plan_options=PlanOptions(compress_cap=8.0, min_gap_ms=0, lead_in_ms=0))
     out = tmp_path / "out"
     copy = read(out / "editor" / "timeline.otio").timeline
     alice, bob = dub_tracks(copy)

@@ -45,6 +45,9 @@ class EngineInfo:
     native_speed: bool                  # honours Request.speed
     speed_range: tuple[float, float] = (0.75, 1.25)
     exact_length: bool = False          # honours Request.target_samples
+    # residual stretch a take of this engine tolerates without audible harm: a timing-only edit
+    # re-uses a stored take whose length is within this share of the new target
+    speed_tolerance: float = 0.07
     emotion: bool = False               # honours Request.emotion
     reference_voice: bool = False       # takes a reference clip as a voice (Request.reference)
     voice_blends: bool = False          # voice ids may mix styles: "0.6*a+0.4*b"

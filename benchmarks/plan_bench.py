@@ -1,0 +1,203 @@
+"""The whole-episode plan against per-line fitting, measured in one run (no timed assertions anywhere).
+
+    python benchmarks/plan_bench.py                 # demo + Sintel with the real Kokoro engine, + a 2 000-line film
+    python benchmarks/plan_bench.py --engine toy    # the tests' toy engine instead of Kokoro (fast, not speech)
+
+For each input and each planner (``episode``: indextts_dub.plan; ``per-line``: the baseline
+in indextts_dub.plan_per_line) it prints:
+
+* share of lines whose residual stretch (after the engine's own speed) is over 5 %: every
+  line is spoken at natural speed once, then each plan is realized with
+  ``Synthesizer.at_target`` exactly as a run does (takes are memoised, so the two planners
+  share what they can);
+* median and max speed jump between consecutive lines of one character (speed = the tempo
+  heard, natural length / final length);
+* lines past the 1.25x bound, overruns the plan reports (count, ms), and overlaps with another
+  character's line that the subtitles did not have (per-line fitting makes them silently);
+* planning CPU time per 1 000 lines (median of repeated runs; the synthetic film shows it at scale).
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+SINTEL_CAST = """characters:
+  Shaman:
+    voice: kokoro:jm_kumo
+    cues: ["1-4", 6, 7, 9, 11, "21-23"]
+  Sintel:
+    voice: kokoro:jf_nezumi
+    cues: [5, 8, 10, "12-20", "24-26"]
+"""
+
+
+def sintel_srt() -> Path:
+    shared = REPO.parent / "shared" / "realworld" / "subtitles" / "sintel_en.srt"
+    return shared if shared.exists() else REPO / "tests" / "data" / "realworld" / "sintel_en.srt"
+
+
+def load(srt: Path, cast_file: Path, engine_name: str | None, video: Path | None):
+    from indextts_dub import engines, media
+    from indextts_dub.casting import cast as cast_lines, load_cast
+    from indextts_dub.cues import read_cues
+
+    the_cast = load_cast(cast_file)
+    name = engine_name or the_cast.engine
+    info = engines.describe(name)
+    if engine_name == "toy":        # the toy engine's voices
+        from dataclasses import replace
+
+        the_cast = replace(the_cast, engine="toy", default_voice="toy:low",
+                           characters={k: replace(c, voice="toy:" + ("low" if i % 2 else "high"))
+                                       for i, (k, c) in enumerate(the_cast.characters.items())})
+    lines = cast_lines(read_cues(srt), the_cast, info).lines
+    programme = media.probe(video).duration if video else None
+    return lines, info, engines.load(name), programme
+
+
+def plan_cpu(fn, *args, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn(*args)
+        times.append(time.process_time() - t0)
+    return statistics.median(times)
+
+
+def figures(p, lines, residual: dict[int, float] | None) -> dict:
+    by = {ln.index: ln for ln in lines}
+    per: dict[str, list] = {}
+    for e in sorted(p.entries, key=lambda e: e.start):
+        per.setdefault(by[e.line].character, []).append(e.speed)
+    jumps = [abs(b - a) for g in per.values() for a, b in zip(g, g[1:])]
+    es = sorted(p.entries, key=lambda e: e.start)
+    new_overlaps = 0
+    for i, a in enumerate(es):
+        for b in es[i + 1:]:
+            if b.start >= a.speech_end:
+                break
+            la, lb = by[a.line], by[b.line]
+            if la.character != lb.character and not (lb.cue.start < la.cue.end and la.cue.start < lb.cue.end):
+                new_overlaps += 1
+    return {
+        "stretch5": (sum(1 for e in p.entries if abs(residual[e.line] - 1) > 0.05) / len(p.entries)
+                     if residual else None),
+        "jump_median": statistics.median(jumps) if jumps else 0.0,
+        "jump_max": max(jumps, default=0.0),
+        "past_bound": sum(1 for e in p.entries if e.speed > e.bounds[1] + 1e-4),
+        "overruns": sum(1 for e in p.entries if e.overrun > 0),
+        "overrun_ms": sum(e.overrun for e in p.entries) / 48,
+        "new_overlaps": new_overlaps,
+        "speed_max": max(e.speed for e in p.entries),
+    }
+
+
+def realize(p, lines, synth, naturals, speed_range) -> dict[int, float]:
+    by = {ln.index: ln for ln in lines}
+    out = {}
+    for e in p.entries:
+        take = naturals[e.line]
+        if abs(e.speed - 1) > 1e-6:
+            take = synth.at_target(by[e.line], take, e.speed, e.speech, speed_range)
+        out[e.line] = take.samples / e.speech if e.speech else 1.0
+    return out
+
+
+def row(label: str, f: dict, cpu_per_line: float) -> str:
+    s5 = f"{100 * f['stretch5']:5.1f} %" if f["stretch5"] is not None else "    n/a"
+    return (f"  {label:10s} {s5}   {f['jump_median']:.3f} / {f['jump_max']:.3f}   {f['past_bound']:4d}   "
+            f"{f['overruns']:3d} ({f['overrun_ms']:6.0f} ms)   {f['new_overlaps']:4d}     {f['speed_max']:.2f}   "
+            f"{1e6 * cpu_per_line:8.1f} ms")
+
+
+HEADER = ("  planner    stretch>5%  jump median/max  >1.25x  overruns (ms)     new overlaps  max speed  "
+          "plan CPU / 1000 lines")
+
+
+def bench_input(label, lines, info, engine, programme) -> None:
+    from indextts_dub.plan import plan
+    from indextts_dub.plan_per_line import plan_per_line
+    from indextts_dub.synthesis import Synthesizer
+
+    synth = Synthesizer(engine)
+    t0 = time.perf_counter()
+    naturals = {ln.index: synth.natural(ln) for ln in lines}
+    nat = {k: t.samples for k, t in naturals.items()}
+    print(f"== {label}: {len(lines)} lines, {len({ln.character for ln in lines})} characters "
+          f"(natural takes {time.perf_counter() - t0:.1f} s)", flush=True)
+    print(HEADER)
+    for name, fn in (("episode", plan), ("per-line", plan_per_line)):
+        p = fn(lines, nat, programme)
+        cpu = plan_cpu(fn, lines, nat, programme) / len(lines)
+        residual = realize(p, lines, synth, naturals, info.speed_range)
+        print(row(name, figures(p, lines, residual), cpu), flush=True)
+    print(f"  (engine calls in all: {synth.calls}, engine time {synth.engine_seconds:.1f} s)")
+
+
+def synthetic_film(n: int, seed: int = 11):
+    from indextts_dub.casting import Line
+    from indextts_dub.cues import Cue
+
+    rng = random.Random(seed)
+    lines, nat, t = [], {}, 2.0
+    chars = ["Ann", "Ben", "Cat", "Dan", "Eve", "Fay", "Gus"]
+    for i in range(1, n + 1):
+        dur = rng.uniform(0.6, 5.5)
+        cue = Cue(i, str(i), int(t * 48000), int((t + dur) * 48000), "x", file="film.srt", line=4 * i)
+        lines.append(Line(i, cue, rng.choice(chars), "v", "en", "x", "x"))
+        nat[i] = int(dur * rng.uniform(0.5, 1.5) * 48000)
+        t += dur + rng.choice([0.0, 0.04, 0.1, 0.2, 0.4, 1.0, 3.0])
+    return lines, nat, int((t + 1) * 48000)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--engine", choices=("kokoro", "toy"), default="kokoro")
+    ap.add_argument("--film-lines", type=int, default=2000)
+    args = ap.parse_args()
+    if args.engine == "toy":
+        import shutil
+
+        site = Path(tempfile.mkdtemp()) / "site"
+        dist = site / "toy_engine_plugin-0.1.dist-info"
+        dist.mkdir(parents=True)
+        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-engine-plugin\nVersion: 0.1\n")
+        (dist / "entry_points.txt").write_text("[indextts_dub.engines]\ntoy = toy_engine:ToyEngine\n")
+        shutil.copy(REPO / "tests" / "toy_engine.py", site / "toy_engine.py")
+        sys.path.insert(0, str(site))
+    demo = REPO / "samples" / "demo"
+    engine = None if args.engine == "kokoro" else "toy"
+    bench_input("demo (samples/demo)", *load(demo / "episode.srt", demo / "cast.yaml", engine, demo / "clip.mp4"))
+    with tempfile.TemporaryDirectory() as tmp:
+        cast = Path(tmp) / "cast.yaml"
+        cast.write_text(SINTEL_CAST, encoding="utf-8")
+        bench_input("Sintel (sintel_en.srt, 2 characters)", *load(sintel_srt(), cast, engine, None))
+
+    from indextts_dub.plan import plan
+    from indextts_dub.plan_per_line import plan_per_line
+
+    lines, nat, programme = synthetic_film(args.film_lines)
+    print(f"== synthetic film: {len(lines)} lines, 7 characters, planning only (no engine)")
+    print(HEADER)
+    for name, fn in (("episode", plan), ("per-line", plan_per_line)):
+        p = fn(lines, nat, programme)
+        cpu = plan_cpu(fn, lines, nat, programme, repeat=3) / len(lines)
+        print(row(name, figures(p, lines, None), cpu), flush=True)
+    # like for like with per-line fitting, which runs lines into other characters' lines
+    p = plan(lines, nat, programme, allow_cross_overlap=True)
+    cpu = plan_cpu(lambda: plan(lines, nat, programme, allow_cross_overlap=True), repeat=3) / len(lines)
+    print(row("episode+x", figures(p, lines, None), cpu) + "   (episode with --allow-cross-overlap)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
