@@ -157,15 +157,30 @@ def read_background(source: str, programme: int, video_path: str | None) -> np.n
     return out
 
 
+def pan_gains(pan: float) -> tuple[float, float]:
+    """Equal-power pan with unity in the centre: -1 left (0, 1.41) .. 0 (1, 1) .. 1 right (0, 1.41)."""
+    angle = (min(1.0, max(-1.0, pan)) + 1) * np.pi / 4
+    return float(np.sqrt(2) * np.cos(angle)), float(np.sqrt(2) * np.sin(angle))
+
+
 def mix(stems: dict[str, np.ndarray], speech: list[tuple[int, int]], options: MixOptions,
-        background: np.ndarray | None = None) -> MixResult:
+        background: np.ndarray | None = None, pans: dict[str, float] | None = None) -> MixResult:
     """Normalise the dialogue, duck the background under it, bound the true peak.
 
     ``stems``: character -> mono float32 of programme length; ``speech``: the sample
-    intervals where a line is speaking (for the ducking)."""
+    intervals where a line is speaking (for the ducking); ``pans``: character -> -1..1 (the
+    casting file's ``pan``): any non-zero pan makes the dialogue, and so the mix, stereo."""
     options.check()
     n = next(iter(stems.values())).shape[0] if stems else (background.shape[0] if background is not None else 0)
-    dialogue = np.sum(list(stems.values()), axis=0, dtype=np.float64) if stems else np.zeros(n)
+    pans = {ch: p for ch, p in (pans or {}).items() if ch in stems and abs(p) > 1e-9}
+    if pans:
+        dialogue = np.zeros((n, 2), np.float64)
+        for ch, x in stems.items():
+            left, right = pan_gains(pans.get(ch, 0.0))
+            dialogue[:, 0] += x * left
+            dialogue[:, 1] += x * right
+    else:
+        dialogue = np.sum(list(stems.values()), axis=0, dtype=np.float64) if stems else np.zeros(n)
     measured = loudness(dialogue)
     gain_db = 0.0
     notes: list[str] = []
@@ -196,7 +211,8 @@ def mix(stems: dict[str, np.ndarray], speech: list[tuple[int, int]], options: Mi
     trim_db = min(0.0, options.true_peak - tp_dialogue) if np.isfinite(tp_dialogue) else 0.0
     bed_trim_db = 0.0
     if bed is not None:
-        trial = (dialogue * g * 10 ** (trim_db / 20))[:, None] + bed
+        scaled = dialogue * g * 10 ** (trim_db / 20)
+        trial = (scaled if scaled.ndim == 2 else scaled[:, None]) + bed
         tp_mix = max(true_peak_db(trial[:, 0]), true_peak_db(trial[:, 1]))
         if np.isfinite(tp_mix) and tp_mix > options.true_peak:
             bed_trim_db = options.true_peak - tp_mix - 0.05
@@ -208,7 +224,7 @@ def mix(stems: dict[str, np.ndarray], speech: list[tuple[int, int]], options: Mi
     dia = (dialogue * g_total).astype(np.float32)
     if bed is not None:
         bed = (bed * 10 ** (bed_trim_db / 20)).astype(np.float32)
-        the_mix = dia[:, None] + bed
+        the_mix = (dia if dia.ndim == 2 else dia[:, None]) + bed
     else:
         the_mix = dia
     figures = {
@@ -227,6 +243,7 @@ def mix(stems: dict[str, np.ndarray], speech: list[tuple[int, int]], options: Mi
                                                  "attack_ms": options.attack_ms, "release_ms": options.release_ms,
                                                  "trim_db": _round(bed_trim_db)},
         "format": options.format,
+        "pans": {ch: round(p, 3) for ch, p in pans.items()},
         "notes": notes,
     }
     return MixResult(_db(g_total), out_stems, bed, the_mix, figures)

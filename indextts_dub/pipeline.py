@@ -388,7 +388,8 @@ def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting
         background = mixing.read_background(mopts.background, programme,
                                             picture.path if picture is not None else None)
     speech = [(c.start, c.start + c.speech) for c in clips]
-    mixed = mixing.mix(stems, speech, mopts, background)
+    pans = {ln.character: ln.pan for ln in lines if ln.pan}
+    mixed = mixing.mix(stems, speech, mopts, background, pans)
     gain = 10 ** (mixed.dialogue_gain_db / 20)
     ext = mopts.extension
 

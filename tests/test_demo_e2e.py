@@ -49,15 +49,26 @@ def test_clips_are_48k_mono_and_exactly_their_planned_length(demo_run):
         assert np.sqrt(np.mean(x[: rec["speech_samples"]] ** 2)) > 0.01     # there is speech in it
 
 
-def test_stems_and_mix_are_programme_length_and_the_mix_is_their_sum(demo_run):
+def test_stems_and_mix_are_programme_length_and_the_mix_is_their_panned_sum(demo_run):
+    from indextts_dub.mix import pan_gains
+
     video = media.probe(DEMO / "clip.mp4")
     doc = plan_of(demo_run)
     assert doc["programme_samples"] == video.duration == 25 * SR
-    stems = [sf.read(p, dtype="float64")[0] for p in sorted((demo_run.out / "stems").iterdir())]
+    stems = {p.stem: sf.read(p, dtype="float64")[0] for p in sorted((demo_run.out / "stems").iterdir())}
     mix, sr = sf.read(demo_run.out / "dub.wav", dtype="float64")
-    assert sr == SR and mix.size == video.duration and all(s.size == video.duration for s in stems)
-    assert np.max(np.abs(mix - np.sum(stems, axis=0))) < 1e-4     # 24-bit rounding only
-    assert np.max(np.abs(mix)) <= 10 ** (-1 / 20) + 1e-4           # no clipping, -1 dBFS ceiling
+    assert sr == SR and mix.shape == (video.duration, 2) and all(s.size == video.duration for s in stems.values())
+    # Mei is panned 0.3 right in the cast: the mix is stereo, each stem placed by equal-power pan
+    assert doc["mix"]["pans"] == {"Mei": 0.3}
+    expected = np.zeros((video.duration, 2))
+    for name, x in stems.items():
+        left, right = pan_gains(0.3 if name == "Mei" else 0.0)
+        expected[:, 0] += x * left
+        expected[:, 1] += x * right
+    assert np.max(np.abs(mix - expected)) < 1e-4                 # 24-bit rounding only
+    mei = stems["Mei"]
+    loud = np.abs(mei) > 0.05
+    assert np.mean(np.abs(mix[loud, 1])) > np.mean(np.abs(mix[loud, 0]))   # Mei sits right of centre
     import pyloudnorm
     lufs = pyloudnorm.Meter(SR).integrated_loudness(mix)
     assert abs(lufs - (-23.0)) < 0.1 and abs(doc["mix"]["dialogue_lufs"] - lufs) < 0.05
@@ -112,6 +123,7 @@ def test_dubbed_video_copies_the_picture_and_carries_dub_then_original(demo_run)
                           "-f", "f32le", "-ac", "1", "-ar", str(SR), "-"], capture_output=True).stdout
     decoded = np.frombuffer(pcm, np.float32)
     mix, _ = sf.read(demo_run.out / "dub.wav", dtype="float32")
+    mix = mix.mean(axis=1) if mix.ndim == 2 else mix             # ffmpeg downmixed the track the same way
     n = min(decoded.size, mix.size) // 4800 * 4800
     env_a = np.sqrt(np.mean(decoded[:n].reshape(-1, 4800) ** 2, axis=1))
     env_b = np.sqrt(np.mean(mix[:n].reshape(-1, 4800) ** 2, axis=1))

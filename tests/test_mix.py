@@ -233,3 +233,24 @@ def test_per_line_planner_through_a_run(tmp_path, toy_engine):
     assert all(r["clip"]["start"] == r["slot"]["start"] for r in doc["lines"])     # no lead-in per line
     with pytest.raises(DubError, match="--planner"):
         dub(srt, cast=cast, out=tmp_path / "out2", planner="greedy")
+
+
+def test_pan_places_a_character_in_a_stereo_mix_with_unity_centre():
+    from indextts_dub.mix import MixOptions, mix, pan_gains
+
+    assert pan_gains(0.0) == pytest.approx((1.0, 1.0))
+    assert pan_gains(1.0) == pytest.approx((0.0, 2 ** 0.5), abs=1e-9)
+    assert pan_gains(-1.0) == pytest.approx((2 ** 0.5, 0.0), abs=1e-9)
+    l, r = pan_gains(0.5)
+    assert l ** 2 + r ** 2 == pytest.approx(2.0)                      # equal power
+    n = 48_000 * 2
+    t = np.arange(n) / 48_000
+    a = (0.1 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+    b = (0.1 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    mono = mix({"A": a, "B": b}, [(0, n)], MixOptions(loudness=None))
+    assert mono.mix.ndim == 1 and not mono.figures["pans"]
+    stereo = mix({"A": a, "B": b}, [(0, n)], MixOptions(loudness=None), pans={"A": -1.0, "B": 0.0})
+    assert stereo.mix.shape == (n, 2) and stereo.figures["pans"] == {"A": -1.0}
+    g = 10 ** (stereo.dialogue_gain_db / 20)
+    assert np.allclose(stereo.mix[:, 0], (a * 2 ** 0.5 + b) * g, atol=1e-6)
+    assert np.allclose(stereo.mix[:, 1], b * g, atol=1e-6)
