@@ -46,12 +46,15 @@ def parse_size(text: str) -> int:
 
 
 def _dub_kwargs(args: argparse.Namespace) -> dict:
+    from . import engineopts
+
     cache = False if args.no_cache else args.cache
     bounds = None if args.speed_min is None and args.speed_max is None else (
         args.speed_min if args.speed_min is not None else 0.75, args.speed_max if args.speed_max is not None else 1.25)
     return dict(cast=args.cast, video=args.video, out=args.output, engine=args.engine, voice=args.voice,
                 encoding=args.encoding, fill=args.fill, allow_overlap=args.allow_overlap,
-                speed_bounds=bounds, cache=cache, library=args.library)
+                speed_bounds=bounds, cache=cache, library=args.library,
+                engine_options=engineopts.parse_cli(args.engine_option) or None)
 
 
 def _cmd_dub(args: argparse.Namespace) -> int:
@@ -130,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--video", help="video to mux the dub into (its stream is copied, not re-encoded)")
     d.add_argument("-o", "--output", default="out", help="output folder (default: out)")
     d.add_argument("--engine", help="engine name (default: the casting file's, else kokoro)")
+    d.add_argument("--engine-option", action="append", metavar="KEY=VALUE",
+                   help="an engine option (overrides the cast's engine_options), e.g. checkpoints=/models/IndexTTS-2; "
+                        "repeatable")
     d.add_argument("--voice", help="voice for every speaker when there is no casting file")
     d.add_argument("--encoding", help="subtitle text encoding (default: detected)")
     d.add_argument("--fill", action="store_true", help="slow short lines toward their slot (within bounds)")

@@ -27,6 +27,8 @@ class RunFacts:
     engine_seconds: float = 0.0
     synthesis_calls: int = 0
     outputs: dict[str, str] = field(default_factory=dict)
+    engine_model: str = ""                 # EngineInfo.model_id
+    engine_notes: list[str] = field(default_factory=list)   # how the engine rendered (its ``notes``)
 
 
 def line_record(clip: Clip) -> dict[str, Any]:
@@ -72,7 +74,8 @@ def plan_document(clips: list[Clip], plan: Plan, skipped: list[Skipped], warning
         "format": "indextts-dub.plan/1",
         "sample_rate": SAMPLE_RATE,
         "programme_samples": facts.programme,
-        "engine": {"name": facts.engine, "version": facts.engine_version},
+        "engine": {"name": facts.engine, "version": facts.engine_version, "model_id": facts.engine_model,
+                   "notes": facts.engine_notes},
         "bounds": {"speed_min": plan.bounds[0], "speed_max": plan.bounds[1], "fill": plan.fill,
                    "min_gap_samples": plan.gap},
         "mix_gain_db": round(facts.gain_db, 2),
@@ -137,6 +140,8 @@ def summary_text(clips: list[Clip], skipped: list[Skipped], warnings: list[str],
     if facts.wall_seconds:
         rtf = facts.wall_seconds / (facts.programme / SAMPLE_RATE) if facts.programme else 0
         out.append(f"Took {facts.wall_seconds:.1f} s ({rtf:.2f}x real time, engine {facts.engine_seconds:.1f} s)")
+    if facts.engine_notes:
+        out.extend(facts.engine_notes)
     notes = [f"  line {c.line.index} ({c.line.cue.file}:{c.line.cue.line}, {c.line.character}): {w}"
              for c in clips for w in c.warnings]
     notes += [f"  skipped cue {s.cue.id} ({s.cue.file}:{s.cue.line}): {s.reason}" for s in skipped]

@@ -8,6 +8,8 @@ is loaded only when a take is missing, so a re-run with nothing changed never lo
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -23,6 +25,9 @@ from .timebase import SAMPLE_RATE
 ACCEPT_LONG = 1.03     # a take this much over its target is left to the stretcher
 ACCEPT_SHORT = 0.96    # ... and this much under it is padded
 MAX_PASSES = 3
+# an exact-length engine's take within this many samples of its target is padded or trimmed
+# to it (one mel frame of IndexTTS2 is 256 samples at 22.05 kHz, 557 at 48 kHz)
+EXACT_RESIDUAL = 600
 # Engines' length does not scale as 1/speed: pauses and per-phoneme rounding do not
 # follow the knob (Kokoro at 1.25 is 12-17 % shorter, not 20 %). The first guess assumes
 # this share of the natural length stays fixed; later passes fit the line's own curve.
@@ -71,6 +76,11 @@ class Synthesizer:
     engine_seconds: float = 0.0
     _engine: Engine | None = None
     _memo: dict = field(default_factory=dict)
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine, if this run loaded it."""
+        return self._engine
 
     def request(self, line: Line, speed: float) -> Request:
         return Request(text=line.speech, voice=line.voice, language=line.language, speed=float(round(speed, 4)),
@@ -153,6 +163,8 @@ class Synthesizer:
         lo, hi = bounds
         if abs(ratio - 1.0) < 1e-6:
             return natural
+        if self.info.exact_length:
+            return self.exact(line, natural, target, bounds)
         fitting = [t for t in self.stored(line) if lo - 1e-9 <= t.speed <= hi + 1e-9
                    and ACCEPT_SHORT * target <= t.samples <= ACCEPT_LONG * target]
         if fitting:
@@ -180,3 +192,38 @@ class Synthesizer:
         best = min(takes[1:], key=lambda t: (abs(t.samples - target) if t.samples > target
                                              else abs(t.samples - target) * 0.5, t.speed))
         return Take(line.index, best.speed, best.audio, len(takes), self.content(line))
+
+    def exact(self, line: Line, natural: Take, target: int, bounds: tuple[float, float]) -> Take:
+        """An exact-length engine (``EngineInfo.exact_length``) renders ``line`` once at ``target``
+        samples (kept within ``bounds`` of the natural take); no speed is solved. The take
+        cache keys this take by the line's content and the target. A residual of at most
+        :data:`EXACT_RESIDUAL` samples is padded or trimmed; a larger one is left to the fit."""
+        lo, hi = bounds
+        n = natural.samples
+        if n > 0:
+            target = min(max(int(target), math.ceil(n / hi)), int(n / lo))
+        content = self.content(line)
+        key = hashlib.sha256(f"{content}|exact|{target}".encode()).hexdigest()[:40]
+        memo = (key, 1.0)
+        x = self._memo.get(memo)
+        if x is None and self.cache is not None:
+            x = self.cache.get(key, 1.0)
+        if x is None:
+            if self.offline:
+                raise NotCached(f"line {line.index} at {target} samples")
+            if self._engine is None:
+                self._engine = self.load()
+            sr = self.info.sample_rate
+            req = dataclasses.replace(self.request(line, 1.0), target_samples=int(round(target * sr / SAMPLE_RATE)),
+                                      options={"natural_samples": int(round(n * sr / SAMPLE_RATE))})
+            t0 = time.perf_counter()
+            raw = self._engine.synthesize(req)
+            self.engine_seconds += time.perf_counter() - t0
+            self.calls += 1
+            x = audio.resample(audio.trim_silence(np.asarray(raw, np.float32).ravel(), sr), sr, SAMPLE_RATE)
+            if 0 < abs(x.size - target) <= EXACT_RESIDUAL:
+                x = audio.fit_length(x, target, SAMPLE_RATE)
+            if self.cache is not None:
+                self.cache.put(key, 1.0, x)
+        self._memo[memo] = x
+        return Take(line.index, n / target if target else 1.0, x, 1, content)

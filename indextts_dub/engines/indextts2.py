@@ -539,10 +539,11 @@ class IndexTTS2Engine:
         kw.update(self.opts["generation"])
         return kw, spk, emo_clip
 
-    def take_key(self, request: Request) -> str:
-        """What a take is made of, apart from its length: keys the GPT memo and the seed."""
+    def take_key(self, request: Request, spk: tuple[str, str], emo: tuple[str, str]) -> str:
+        """What a take is made of, apart from its length (the clips by the content actually read,
+        never a path or a hash given with it): keys the GPT memo and the seed."""
         doc = {"v": self.info.version, "m": self.info.model_id, "text": request.text, "lang": request.language,
-               "voice": request.reference_hash or request.voice, "emotion": request.emotion, "seed": request.seed,
+               "voice": spk[1], "emotion_clip": emo[1], "emotion": request.emotion, "seed": request.seed,
                "options": {k: v for k, v in request.options.items() if k != "natural_samples"}}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
@@ -606,7 +607,7 @@ class IndexTTS2Engine:
 
         with self._lock:
             kw, spk, emo = self.arguments(request)
-            key = self.take_key(request)
+            key = self.take_key(request, spk, emo)
             sr = self.info.sample_rate
             if request.target_samples is None:
                 return self._natural_take(kw, spk, emo, key)
@@ -624,6 +625,7 @@ class IndexTTS2Engine:
                     return x
             lo, hi = DURATION_FACTOR_RANGE
             factor = min(max(target / natural, lo), hi)
+            tried: list[tuple[float, int]] = [(1.0, natural)]
             best, best_err = None, 0
             for _ in range(MEL_RENDERS):
                 x = self._render(kw, spk, emo, key, factor)
@@ -633,7 +635,12 @@ class IndexTTS2Engine:
                     best, best_err = x, err
                 if abs(err) <= self.layout.hop or speech == 0:
                     break
-                new = min(max(factor * target / speech, lo), hi)
+                tried.append((factor, speech))
+                # the speech length is close to linear in the factor (the mel stage interpolates the
+                # codes uniformly; trimming keeps a fixed margin): solve through the last two renders
+                (f1, s1), (f2, s2) = tried[-2], tried[-1]
+                new = f2 + (target - s2) * (f2 - f1) / (s2 - s1) if s2 != s1 else factor * target / speech
+                new = min(max(new, lo), hi)
                 if abs(new - factor) < 1e-6:
                     break
                 factor = new
