@@ -209,7 +209,7 @@ def layout(checkpoints: str | None = None, aux_dir: str | None = None, model: st
     if aux_dir:
         aux, aux_from = Path(aux_dir).expanduser(), "engine option aux_dir"
     else:
-        aux, aux_from = ck / "hf_cache", f"{ck_from}/hf_cache"
+        aux, aux_from = ck / "hf_cache", "hf_cache in the checkpoint folder"
     qwen = ck / _cfg_name(cfg, "qwen_emo_path", QWEN_DEFAULT)
     lay = Layout(version, ck, ck_from, cfg_path, aux, aux_from, cfg, qwen)
     needs = lay.needs
