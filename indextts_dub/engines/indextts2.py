@@ -378,7 +378,7 @@ class IndexTTS2Engine:
                 self.stats["gpt_runs"] += 1
                 if key is not None:
                     self._gpt[key] = _to(out, "cpu")
-                    while len(self._gpt) > 4096:
+                    while len(self._gpt) > 2048:      # codes and a small latent per line, on the CPU
                         self._gpt.popitem(last=False)
                 return out
 
