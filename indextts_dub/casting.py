@@ -467,7 +467,10 @@ def load_cast(path: str | Path) -> Cast:
     if not characters and default_voice is None and not problems.items:
         problems.add(path, None, "characters", "no characters and no default_voice: nobody could speak")
     problems.raise_if_any()
-    return Cast(str(path), engine.strip(), default_voice, characters, {k: data.line(k) for k in data},
+    lines = {k: data.line(k) for k in data}
+    if isinstance(options, yamlfile.Mapping):     # engine_options.<key> -> its line, for engines' errors
+        lines.update({f"engine_options.{k}": options.line(k) for k in options})
+    return Cast(str(path), engine.strip(), default_voice, characters, lines,
                 dict(options), default_emotion, library, fit_bounds, fill)
 
 

@@ -47,6 +47,7 @@ def parse_size(text: str) -> int:
 
 def _dub_kwargs(args: argparse.Namespace) -> dict:
     """What both a run and a dry run take from the command line."""
+    from . import engineopts
     from .plan import PlanOptions
 
     cache = False if args.no_cache else args.cache
@@ -58,7 +59,8 @@ def _dub_kwargs(args: argparse.Namespace) -> dict:
     return dict(cast=args.cast, video=args.video, out=args.output, engine=args.engine, voice=args.voice,
                 encoding=args.encoding, fill=args.fill, allow_overlap=args.allow_overlap,
                 speed_bounds=bounds, cache=cache, library=args.library, plan_options=popts,
-                planner=args.planner, retime_video=args.retime_video)
+                planner=args.planner, retime_video=args.retime_video,
+                engine_options=engineopts.parse_cli(args.engine_option) or None)
 
 
 def _cmd_dub(args: argparse.Namespace) -> int:
@@ -148,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--video", help="video to mux the dub into (its stream is copied, not re-encoded)")
     d.add_argument("-o", "--output", default="out", help="output folder (default: out)")
     d.add_argument("--engine", help="engine name (default: the casting file's, else kokoro)")
+    d.add_argument("--engine-option", action="append", metavar="KEY=VALUE",
+                   help="an engine option (overrides the cast's engine_options), e.g. checkpoints=/models/IndexTTS-2; "
+                        "repeatable")
     d.add_argument("--voice", help="voice for every speaker when there is no casting file")
     d.add_argument("--encoding", help="subtitle text encoding (default: detected)")
     d.add_argument("--fill", action="store_true", help="slow short lines toward their slot (within bounds)")

@@ -85,7 +85,8 @@ class Emotion:
     def request(self) -> dict[str, Any] | None:
         """What ``Request.emotion`` carries: plain JSON-able values, IndexTTS2's vocabulary.
 
-        ``{"kind", "vector" (8 floats, capped), "alpha", "ref" (path), "ref_hash", "text",
+        ``{"kind", "vector" (8 floats, capped), "vector_written" (as written, for engines that
+        normalise it their own way), "alpha", "ref" (path), "ref_hash", "text",
         "presets" ({name: intensity}), "label"}``; None for neutral.
         """
         if self.is_neutral:
@@ -95,6 +96,7 @@ class Emotion:
             "kind": self.kind,
             "vector": list(vec) if vec is not None else None,
             "vector_capped": capped,
+            "vector_written": list(self.vector) if self.vector is not None else None,
             "alpha": self.alpha,
             "ref": self.ref,
             "ref_hash": self.ref_hash,

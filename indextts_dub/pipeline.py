@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import audio, engines, media, otio_out, report, report_html, voicing
+from . import audio, engineopts, engines, media, otio_out, prompts, report, report_html, voicing
 from . import mix as mixing
 from .casting import Cast, Casting, cast as cast_lines, load_cast
 from .otio_cues import load_inputs
@@ -93,11 +93,13 @@ def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: st
                 engine: str | None = None, voice: str | None = None, encoding: str | None = None,
                 allow_overlap: bool = False, speed_bounds: tuple[float, float] | None = None, fill: bool = False,
                 library: str | Path | None = None, timeline: str | Path | None = None,
-                timeline_options: TimelineOptions | None = None) -> Inputs:
+                timeline_options: TimelineOptions | None = None,
+                engine_options: dict | None = None) -> Inputs:
     """Cues, cast, engine description, video facts and cast lines; every input problem raises here.
 
     ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the voice
-    library for ``library:`` voices and the deny list."""
+    library for ``library:`` voices and the deny list; ``engine_options`` override the cast's
+    (see :mod:`engineopts`: the engine checks them, and its files, before anything loads)."""
     if speed_bounds is not None:
         _check_bounds(speed_bounds)
     cues, source, name = load_inputs(subtitles, timeline, encoding, timeline_options)
@@ -106,14 +108,11 @@ def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: st
     lo, hi = speed_bounds or the_cast.speed_bounds or SPEED_BOUNDS
     fill = fill or bool(the_cast.fill)
     engine_name = engine or the_cast.engine
-    try:
-        info = engines.describe(engine_name)
-    except engines.EngineError as exc:
-        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
+    info, options = engineopts.prepare(engine_name, the_cast, engine_options, library)
     if the_cast.default_voice is None and not the_cast.characters:
-        the_cast = Cast(the_cast.file, engine_name, voice or info.voice_ids()[0])
+        # an engine without voices of its own (IndexTTS2) clones the built-in engine's, spoken as a prompt
+        the_cast = Cast(the_cast.file, engine_name, voice or (info.voice_ids() or [prompts.DEFAULT_VOICE])[0])
     video_info = media.probe(video) if video is not None else None
-    options = the_cast.engine_options if engine_name == the_cast.engine else {}
     voices, voice_notes = voicing.resolve(the_cast, info, lambda: _load_engine(engine_name, options, the_cast),
                                           library)
     casting = cast_lines(cues, the_cast, info, allow_overlap=allow_overlap, voices=voices, bounds=(lo, hi))
@@ -156,7 +155,7 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         cache_limit: int | None = None, wait: bool = False, library: str | Path | None = None,
         timeline: str | Path | None = None, timeline_options: TimelineOptions | None = None,
         plan_options: PlanOptions | None = None, mix_options: mixing.MixOptions | None = None,
-        planner: str = "episode", retime_video: bool = False,
+        planner: str = "episode", retime_video: bool = False, engine_options: dict | None = None,
         progress: Progress | None = None) -> DubResult:
     """Dub a subtitle file: speak every line with its character's voice, fit it to its
     slot, and write clips, stems, the mix, the timeline, the plan, the report and (with a
@@ -183,12 +182,15 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
     try:
         inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
                           allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library,
-                          timeline=timeline, timeline_options=timeline_options)
+                          timeline=timeline, timeline_options=timeline_options, engine_options=engine_options)
         lines, video_info, info = inp.casting.lines, inp.video, inp.info
         take_cache = open_cache(cache, out, cache_limit)
         synth = Synthesizer(info, lambda: _load_engine(inp.engine_name, inp.options, inp.cast), take_cache)
         naturals = {}
-        for i, ln in enumerate(lines):
+        # an engine that clones speaks one voice's lines together (its conditioning stays hot)
+        order = sorted(lines, key=lambda ln: (ln.reference_hash or ln.voice, ln.index)) if info.reference_voice \
+            else lines
+        for i, ln in enumerate(order):
             naturals[ln.index] = synth.natural(ln)
             if progress:
                 progress("speaking", i + 1, len(lines))
@@ -198,7 +200,6 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         clips: list[Clip] = []
         todo = [e for e in the_plan.entries if abs(e.speed - 1.0) > 1e-6]
         done = 0
-        engine_range = info.speed_range
         for ln, entry in zip(lines, the_plan.entries):
             take = synth.at_target(ln, naturals[ln.index], entry.speed, entry.speech, info.speed_range)
             if abs(entry.speed - 1.0) > 1e-6:
@@ -254,12 +255,14 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
             speed_bounds: tuple[float, float] | None = None, cache: str | Path | bool | None = None,
             library: str | Path | None = None, timeline: str | Path | None = None,
             timeline_options: TimelineOptions | None = None, plan_options: PlanOptions | None = None,
-            planner: str = "episode", retime_video: bool = False, **_ignored) -> list[Decision]:
+            planner: str = "episode", retime_video: bool = False, engine_options: dict | None = None,
+            **_ignored) -> list[Decision]:
     """What :func:`dub` would re-synthesize, re-fit or reuse, judged from the take cache and
     the previous run's ``plan.json``; writes nothing and never loads the engine."""
     inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
                       allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library,
-                      timeline=timeline, timeline_options=timeline_options)
+                      timeline=timeline, timeline_options=timeline_options,
+                      engine_options=engine_options)
     lines = inp.casting.lines
     synth = Synthesizer(inp.info, lambda: _load_engine(inp.engine_name, inp.options, inp.cast), open_cache(cache, out),
                         offline=True)
@@ -312,16 +315,6 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
                                      f"timing changed (slot {timecode(prev.get('slot', {}).get('start', 0))} -> "
                                      f"{timecode(ln.cue.start)}){speed_note}"))
     return out_list
-
-
-def _load_engine(name: str, options: dict, the_cast: Cast):
-    try:
-        return engines.load(name, **options)
-    except engines.EngineError as exc:
-        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
-    except TypeError as exc:
-        raise DubError.at(the_cast.file, the_cast.lines.get("engine_options"), "engine_options",
-                          f"engine {name} does not take these options ({exc})") from None
 
 
 def _check_run_options(video, plan_options: PlanOptions | None, mix_options: mixing.MixOptions | None,
@@ -409,7 +402,8 @@ def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting
 
     facts = report.RunFacts(engine=info.name, engine_version=info.version, programme=programme,
                             gain_db=mixed.dialogue_gain_db, engine_seconds=synth.engine_seconds,
-                            synthesis_calls=synth.calls, mix=mixed.figures)
+                            synthesis_calls=synth.calls, mix=mixed.figures, engine_model=info.model_id,
+                            engine_notes=list(getattr(synth.engine, "notes", None) or []))
     outputs = {"clips": staging.final("clips/"), "stems": staging.final("stems/"),
                "mix": staging.final(mix_name), "plan": staging.final("plan.json"),
                "report": staging.final("report.html"), "picture": staging.final("timeline.png")}

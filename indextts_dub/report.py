@@ -28,6 +28,8 @@ class RunFacts:
     synthesis_calls: int = 0
     outputs: dict[str, str] = field(default_factory=dict)
     mix: dict[str, Any] = field(default_factory=dict)      # loudness, true peak, background (mix.MixResult.figures)
+    engine_model: str = ""                 # EngineInfo.model_id
+    engine_notes: list[str] = field(default_factory=list)   # how the engine rendered (its ``notes``)
 
 
 def line_record(clip: Clip, media: str | None = None) -> dict[str, Any]:
@@ -90,7 +92,9 @@ def plan_document(clips: list[Clip], plan: Plan, skipped: list[Skipped], warning
         "format": "indextts-dub.plan/1",
         "sample_rate": SAMPLE_RATE,
         "programme_samples": facts.programme,
-        "engine": {"name": facts.engine, "version": facts.engine_version},
+        "engine": {"name": facts.engine, "version": facts.engine_version,
+                   **({"model_id": facts.engine_model} if facts.engine_model else {}),
+                   **({"notes": facts.engine_notes} if facts.engine_notes else {})},
         "bounds": {"speed_min": plan.bounds[0], "speed_max": plan.bounds[1], "fill": plan.fill,
                    "min_gap_samples": plan.gap},
         "mix_gain_db": round(facts.gain_db, 2),
@@ -188,6 +192,8 @@ def summary_text(clips: list[Clip], skipped: list[Skipped], warnings: list[str],
     if facts.wall_seconds:
         rtf = facts.wall_seconds / (facts.programme / SAMPLE_RATE) if facts.programme else 0
         out.append(f"Took {facts.wall_seconds:.1f} s ({rtf:.2f}x real time, engine {facts.engine_seconds:.1f} s)")
+    if facts.engine_notes:
+        out.extend(facts.engine_notes)
     notes = [f"  line {c.line.index} ({c.line.cue.file}:{c.line.cue.line}, {c.line.character}): {w}"
              for c in clips for w in c.warnings]
     notes += [f"  skipped cue {s.cue.id} ({s.cue.file}:{s.cue.line}): {s.reason}" for s in skipped]

@@ -8,6 +8,8 @@ is loaded only when a take is missing, so a re-run with nothing changed never lo
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -23,6 +25,9 @@ from .timebase import SAMPLE_RATE
 ACCEPT_LONG = 1.03     # a take this much over its target is left to the stretcher
 ACCEPT_SHORT = 0.96    # ... and this much under it is padded
 MAX_PASSES = 3
+# an exact-length engine's take within this many samples of its target is padded or trimmed
+# to it (one mel frame of IndexTTS2 is 256 samples at 22.05 kHz, 557 at 48 kHz)
+EXACT_RESIDUAL = 600
 # Engines' length does not scale as 1/speed: pauses and per-phoneme rounding do not
 # follow the knob (Kokoro at 1.25 is 12-17 % shorter, not 20 %). The first guess assumes
 # this share of the natural length stays fixed; later passes fit the line's own curve.
@@ -72,6 +77,11 @@ class Synthesizer:
     _engine: Engine | None = None
     _memo: dict = field(default_factory=dict)
     _chosen: set = field(default_factory=set)
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine, if this run loaded it."""
+        return self._engine
 
     def request(self, line: Line, speed: float) -> Request:
         return Request(text=line.speech, voice=line.voice, language=line.language, speed=float(round(speed, 4)),
@@ -152,7 +162,8 @@ class Synthesizer:
         ``ratio`` is the plan's length ratio (natural / target).
 
         1. The natural take is kept when the plan asks for natural speed or it is already
-           within the stretcher's share of the target.
+           within the stretcher's share of the target. An exact-length engine renders every
+           other line once at the target instead (:meth:`exact`).
         2. Re-use: a take an earlier solve of this content chose (this run or an earlier one),
            within the engine's tolerance of the target (``EngineInfo.speed_tolerance``), is
            used as is and only re-fitted: a cue moved or resized costs no synthesis.
@@ -166,7 +177,11 @@ class Synthesizer:
         uninterrupted one. The fit stage stretches what is left.
         """
         lo, hi = bounds
-        if abs(ratio - 1.0) < 1e-6 or ACCEPT_SHORT * target <= natural.samples <= ACCEPT_LONG * target:
+        if abs(ratio - 1.0) < 1e-6:
+            return self._choose(line, natural)
+        if self.info.exact_length:
+            return self.exact(line, natural, target, bounds)
+        if ACCEPT_SHORT * target <= natural.samples <= ACCEPT_LONG * target:
             return self._choose(line, natural)
         tol = self.info.speed_tolerance
         fitting = [t for t in self.chosen(line) if abs(np.log(t.samples / max(target, 1))) <= np.log1p(tol)]
@@ -193,3 +208,46 @@ class Synthesizer:
             s = s_new
         best = min(takes[1:], key=lambda t: (abs(np.log(max(t.samples, 1) / max(target, 1))), t.speed))
         return self._choose(line, Take(line.index, best.speed, best.audio, len(takes), self.content(line)))
+
+    def exact(self, line: Line, natural: Take, target: int, bounds: tuple[float, float]) -> Take:
+        """An exact-length engine (``EngineInfo.exact_length``) renders ``line`` once at ``target``
+        samples (kept within ``bounds`` of the natural take); no speed is solved. A take this line
+        was given before (a chosen take, see :meth:`at_target`) within the engine's tolerance of
+        the target is re-used instead. A take is stored under its content and its length ratio
+        (natural / target) and marked chosen the moment it is rendered. A residual of at most
+        :data:`EXACT_RESIDUAL` samples is padded or trimmed; a larger one is left to the fit."""
+        lo, hi = bounds
+        n = natural.samples
+        if n > 0:
+            target = min(max(int(target), math.ceil(n / hi)), int(n / lo))
+        tol = self.info.speed_tolerance
+        fitting = [t for t in self.chosen(line) if abs(np.log(max(t.samples, 1) / max(target, 1))) <= np.log1p(tol)]
+        if fitting:
+            return min(fitting, key=lambda t: (abs(np.log(t.samples / max(target, 1))), t.speed))
+        content = self.content(line)
+        ratio = float(round(n / target, 4)) if target else 1.0
+        if ratio == 1.0:
+            return self._choose(line, natural)
+        key = (content, ratio)
+        x = self._memo.get(key)
+        if x is None and self.cache is not None:
+            x = self.cache.get(content, ratio)
+        if x is None:
+            if self.offline:
+                raise NotCached(f"line {line.index} at {target} samples")
+            if self._engine is None:
+                self._engine = self.load()
+            sr = self.info.sample_rate
+            req = dataclasses.replace(self.request(line, 1.0), target_samples=int(round(target * sr / SAMPLE_RATE)),
+                                      options={"natural_samples": int(round(n * sr / SAMPLE_RATE))})
+            t0 = time.perf_counter()
+            raw = self._engine.synthesize(req)
+            self.engine_seconds += time.perf_counter() - t0
+            self.calls += 1
+            x = audio.resample(audio.trim_silence(np.asarray(raw, np.float32).ravel(), sr), sr, SAMPLE_RATE)
+            if 0 < abs(x.size - target) <= EXACT_RESIDUAL:
+                x = audio.fit_length(x, target, SAMPLE_RATE)
+            if self.cache is not None:
+                self.cache.put(content, ratio, x)
+        self._memo[key] = x
+        return self._choose(line, Take(line.index, ratio, x, 1, content))

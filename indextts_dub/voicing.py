@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from . import embedding, voicematch
+from . import embedding, prompts, voicematch
 from .casting import Cast, ResolvedVoice, VoiceSpec, resolve_voice, unknown_voice_message
 from .engines import Engine, EngineInfo
 from .errors import DubError, Problems
@@ -95,6 +95,15 @@ def resolve(the_cast: Cast, info: EngineInfo, engine: Callable[[], Engine],
         who = name or "default voice"
         if spec.kind == "builtin":
             v = resolve_voice(spec.value, info)
+            other = prompts.borrowed(spec.value, info) if v is None else None
+            if other is not None:
+                # an engine that clones takes another engine's built-in voice as a spoken prompt
+                clip = prompts.prompt_clip(*other)
+                rv = from_clip(who, spec, clip, f"{other[0]}:{other[1]} (spoken as a prompt by {other[0]})")
+                if rv is not None:
+                    out[name] = ResolvedVoice(rv.voice, rv.source, rv.reference, rv.reference_hash,
+                                              rv.record | {"form": "builtin", "prompt_of": f"{other[0]}:{other[1]}"})
+                continue
             if v is None:
                 problems.add(the_cast.file, spec.line, spec.where, unknown_voice_message(spec.value, info))
                 continue

@@ -151,10 +151,13 @@ def _default_reading(ch: str) -> tuple[str, bool]:
     return all_[0], len(set(all_)) > 1
 
 
-def tone_number_text(text: str, everything: bool = False) -> str:
+def tone_number_text(text: str, everything: bool = False, mark=None) -> str:
     """The text with readings an engine might miss written as tone-number pinyin:
     characters the user marked, and polyphones read other than their most common
-    reading (``everything=True``: every Han character). ``我们要重复`` -> ``我们要chong2复``."""
+    reading (``everything=True``: every Han character). ``我们要重复`` -> ``我们要chong2复``.
+
+    ``mark(char, syllable)`` writes a reading another way (IndexTTS-2.5 takes
+    ``<重|CHONG2>``); by default the syllable replaces the character."""
     _setup()
     plain, overrides = _split_marks(text)
     out = []
@@ -164,13 +167,13 @@ def tone_number_text(text: str, everything: bool = False) -> str:
             if r is None:
                 out.append(ch)
             elif everything or i in overrides:
-                out.append(r)
+                out.append(mark(ch, r) if mark else r)
             elif ch in _SANDHI_ONLY:
                 out.append(ch)
             else:
                 default, poly = _default_reading(ch)
                 # a neutral tone on the usual syllable (说得对 de5) needs no mark; another syllable does
                 differs = r[:-1] != default[:-1] or (r != default and not r.endswith("5"))
-                out.append(r if poly and differs else ch)
+                out.append((mark(ch, r) if mark else r) if poly and differs else ch)
             i += 1
     return "".join(out)

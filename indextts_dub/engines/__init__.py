@@ -8,6 +8,12 @@ A third-party engine registers in its own ``pyproject.toml``::
 
 ``MyEngine.describe()`` must be cheap (no model load); ``MyEngine(**options)`` loads the
 model; ``engine.synthesize(request)`` speaks one line.
+
+Optional, for engines configured by files (IndexTTS2): ``describe(**options)`` may take the
+options, ``check(**options)`` checks them before anything loads and raises
+:class:`EngineConfigError` listing every problem at once, ``path_options`` names the options
+that are paths (resolved against the casting file's folder), and ``notes`` (a list of
+strings on the loaded engine) says how it rendered, for the report.
 """
 from __future__ import annotations
 
@@ -20,7 +26,8 @@ import numpy as np
 GROUP = "indextts_dub.engines"
 
 # engines this package ships, so a source checkout works without an install
-_BUILTIN = {"kokoro": "indextts_dub.engines.kokoro:KokoroEngine"}
+_BUILTIN = {"kokoro": "indextts_dub.engines.kokoro:KokoroEngine",
+            "indextts2": "indextts_dub.engines.indextts2:IndexTTS2Engine"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,7 @@ class EngineInfo:
     voices: tuple[VoiceInfo, ...]
     native_speed: bool                  # honours Request.speed
     speed_range: tuple[float, float] = (0.75, 1.25)
-    exact_length: bool = False          # honours Request.target_samples
+    exact_length: bool = False          # honours Request.target_samples (speech length, edge silence trimmed)
     # residual stretch a take of this engine tolerates without audible harm: a timing-only edit
     # re-uses a stored take whose length is within this share of the new target
     speed_tolerance: float = 0.07
@@ -91,6 +98,16 @@ class EngineError(RuntimeError):
     """An engine cannot load or run; the message says what to install or fix."""
 
 
+class EngineConfigError(EngineError):
+    """An engine's configuration is unusable: ``problems`` lists ``(option, message)`` pairs,
+    every one at once (``option`` is None for what no single option causes)."""
+
+    def __init__(self, engine: str, problems: list[tuple[str | None, str]]):
+        self.engine = engine
+        self.problems = list(problems)
+        super().__init__("\n".join(m for _, m in self.problems))
+
+
 def _entry_points() -> dict[str, Any]:
     found = {ep.name: ep for ep in entry_points(group=GROUP)}
     return found
@@ -113,9 +130,45 @@ def engine_class(name: str):
     raise EngineError(f"unknown engine {name!r}; installed engines: {', '.join(available())}")
 
 
-def describe(name: str) -> EngineInfo:
-    """The engine's capabilities and voices without loading its model."""
-    return engine_class(name).describe()
+def _accepts_options(fn) -> bool:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind in (p.VAR_KEYWORD, p.KEYWORD_ONLY) or p.default is not p.empty for p in params)
+
+
+def describe(name: str, options: dict[str, Any] | None = None) -> EngineInfo:
+    """The engine's capabilities and voices without loading its model (an engine whose
+    ``describe`` takes options gets them: its version may depend on its checkpoints)."""
+    cls = engine_class(name)
+    if options and _accepts_options(cls.describe):
+        return cls.describe(**options)
+    return cls.describe()
+
+
+def resolve_paths(name: str, options: dict[str, Any], base) -> dict[str, Any]:
+    """``options`` with the engine's path options (``path_options``) made absolute against ``base``."""
+    from pathlib import Path
+
+    cls = engine_class(name)
+    out = dict(options)
+    for key in getattr(cls, "path_options", ()):
+        value = out.get(key)
+        if isinstance(value, str) and value.strip():
+            p = Path(value.strip()).expanduser()
+            out[key] = str(p if p.is_absolute() else (Path(base) / p).resolve())
+    return out
+
+
+def check(name: str, options: dict[str, Any]) -> None:
+    """Check an engine's options and files before anything loads (engines with ``check``);
+    raises :class:`EngineConfigError` listing every problem."""
+    cls = engine_class(name)
+    if hasattr(cls, "check"):
+        cls.check(**options)
 
 
 _loaded: dict[tuple, Engine] = {}

@@ -1,0 +1,77 @@
+"""An engine's options for one run: the casting file's ``engine_options`` and the command
+line's ``--engine-option KEY=VALUE``, paths made absolute, checked before anything loads.
+
+* Cast options apply when the run uses the cast's engine; their path options (an engine's
+  ``path_options``) resolve against the casting file's folder, command-line ones against the
+  working folder; the command line wins.
+* Options the run supplies (an engine's ``run_options``): ``voice_library``, the library the
+  run's voices come from (engines that keep conditioning there, IndexTTS2).
+* The engine's ``check`` runs here: a missing checkpoint stops the run before a cue is spoken,
+  with one message naming the casting file, the line and the field it came from.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import engines
+from .casting import Cast
+from .errors import DubError, Problem
+
+CLI_FIELD = "--engine-option"
+
+
+def parse_cli(items: list[str] | None) -> dict[str, Any]:
+    """``["device=cuda:1", "precision=fp16", "generation={temperature: 0.7}"]`` -> options;
+    values are read as YAML scalars (true, 12, 0.5, [..], {..}), else kept as text."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise DubError.at(None, None, CLI_FIELD, f"{item!r}: write KEY=VALUE, e.g. --engine-option device=cuda:1")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            parsed = value
+        out[key] = parsed if isinstance(parsed, (bool, int, float, list, dict)) else value.strip()
+    return out
+
+
+def prepare(engine_name: str, the_cast: Cast, cli_options: dict[str, Any] | None,
+            library: str | Path | None) -> tuple[engines.EngineInfo, dict[str, Any]]:
+    """The engine's description and the options it will load with; raises :class:`DubError`."""
+    cast_opts = the_cast.engine_options if engine_name == the_cast.engine else {}
+    from_cast = bool(cast_opts) and Path(the_cast.file).exists()
+    base = Path(the_cast.file).resolve().parent if from_cast else Path.cwd()
+    try:
+        options = engines.resolve_paths(engine_name, cast_opts, base)
+        options.update(engines.resolve_paths(engine_name, cli_options or {}, Path.cwd()))
+        cls = engines.engine_class(engine_name)
+    except engines.EngineError as exc:
+        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
+    if "voice_library" in getattr(cls, "run_options", ()) and "voice_library" not in options:
+        from .voicelib import default_path
+
+        lib = library if library is not None else (the_cast.voice_library or default_path())
+        options["voice_library"] = str(Path(lib).expanduser().resolve())
+    try:
+        engines.check(engine_name, options)
+        info = engines.describe(engine_name, options)
+    except engines.EngineConfigError as exc:
+        problems = []
+        for key, message in exc.problems:
+            if key is not None and key in (cli_options or {}):
+                problems.append(Problem(None, None, f"{CLI_FIELD} {key}", message))
+            elif key is not None and key in cast_opts:
+                problems.append(Problem(the_cast.file, the_cast.lines.get(f"engine_options.{key}",
+                                                                          the_cast.lines.get("engine_options")),
+                                        f"engine_options.{key}", message))
+            else:
+                problems.append(Problem(the_cast.file, the_cast.lines.get("engine"), "engine", message))
+        raise DubError(problems) from None
+    except engines.EngineError as exc:
+        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
+    return info, options

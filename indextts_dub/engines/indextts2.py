@@ -1,0 +1,666 @@
+"""IndexTTS2 as an engine: zero-shot voices from a reference clip, emotion in IndexTTS2's four
+forms, and each line rendered at its planned length by the model itself.
+
+Runs IndexTTS-2 (``indextts.infer_v2``) or IndexTTS-2.5 (``indextts.infer_v2_5``), whichever
+the checkpoint folder holds (or ``model: "2"`` / ``"2.5"``); index-tts is installed from its
+repository (see the README). torch and index-tts are imported when the engine loads, never
+when the package is imported, described or a casting file is read.
+
+How a line becomes audio (everything through index-tts's own ``IndexTTS2.infer``):
+
+* **Voice**: the character's reference clip (``ref:``, a library voice, or a built-in voice of
+  another engine spoken as a prompt) is the speaker prompt. It reaches the model as a file
+  named by the SHA-256 of its normalised samples, so the path *is* the content.
+* **Conditioning** (w2v-bert features, CAMPPlus style, prompt mel, prompt condition, emotion
+  features) is computed by ``infer`` the first time a clip is seen, then kept by clip content
+  and model checksum in memory and on disk (:mod:`indextts_dub.condstore`: the voice
+  library's ``conditioning`` table, or a cache file) and handed back to the model before each
+  line through the attributes ``infer`` caches it in. index-tts itself caches one prompt,
+  keyed by its path string: alternating characters would recompute it every line, and a
+  file replaced at the same path would be stale. Neither happens here.
+* **Emotion**: presets and vectors go to ``emo_vector`` in IndexTTS2's order (happy, angry,
+  sad, afraid, disgusted, melancholic, surprised, calm) normalised as the official web UI
+  does (``normalize_emo_vec``: per-emotion biases, then the sum capped at 0.8) with
+  ``emo_alpha``; a clip to ``emo_audio_prompt`` with ``emo_alpha``; a sentence to
+  ``use_emo_text``/``emo_text`` with ``emo_alpha``; no emotion: the speaker clip's own.
+* **Text**: Mandarin goes through the Chinese front end: polyphones and user pinyin become
+  tone-number syllables (``chong2``, IndexTTS-2) or pronunciation marks
+  (``<重|CHONG2>``, IndexTTS-2.5).
+* **Seeds**: python's, numpy's and torch's generators are seeded per take from the take's
+  content, so the same inputs give the same take (and the take cache and re-runs agree).
+
+Exact length (``Request.target_samples``): the autoregressive (GPT) stage runs once per line
+content (its codes are kept in memory, wrapped around ``gpt.inference_speech``); the
+flow-matching mel stage is rendered with a target length scaled from the natural one by
+``target / natural``: IndexTTS-2.5 through ``infer(duration_factor=...)``, IndexTTS-2 through
+a forward pre-hook on the mel stage's length regulator that scales its ``ylens`` (the
+``code_len * 1.72`` frames ``infer`` computes), the same scaling. The speech is measured
+after trimming edge silence; when it misses by more than one mel frame (256 samples at
+22.05 kHz) the mel stage alone is rendered again with a corrected factor (at most
+:data:`MEL_RENDERS` renders). Where neither way in exists, the natural take is stretched
+(Rubber Band) and the engine's notes say so.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import inspect
+import io
+import json
+import os
+import random
+import sys
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import EngineConfigError, EngineError, EngineInfo, Request
+from . import indextts2_files as files
+
+NAME = "indextts2"
+MEL_RENDERS = 3                  # mel-stage renders per exact-length take, at most
+DURATION_FACTOR_RANGE = (0.5, 2.0)   # IndexTTS-2.5's documented range; applied to both versions
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+_SPEAKER_ATTRS = {"spk_cond": "cache_spk_cond", "style": "cache_s2mel_style",
+                  "prompt": "cache_s2mel_prompt", "mel": "cache_mel"}
+_EMOTION_ATTRS = {"emo_cond": "cache_emo_cond"}
+GENERATION_KEYS = ("do_sample", "top_p", "top_k", "temperature", "num_beams", "repetition_penalty",
+                   "length_penalty", "max_mel_tokens", "typical_sampling", "typical_mass")
+
+# every option the engine takes (cast engine_options or --engine-option KEY=VALUE)
+OPTIONS = {
+    "checkpoints": "the checkpoint folder (default $INDEXTTS2_CHECKPOINTS, else ./checkpoints)",
+    "aux_dir": "folder of the auxiliary models (default <checkpoints>/hf_cache)",
+    "config": "the model configuration inside the checkpoint folder (default config.yaml)",
+    "model": "auto, 2 or 2.5 (default: what the checkpoint folder holds)",
+    "device": "cuda, cuda:1, cpu, mps ... (default: index-tts's choice)",
+    "precision": "auto, fp32, fp16 (IndexTTS-2) or bf16 (IndexTTS-2.5)",
+    "emotion_text": "auto, true or false: load the Qwen model that reads emotion from a sentence",
+    "emotion_bias": "true (default) or false: the web UI's per-emotion biases on vectors",
+    "allow_download": "true to let index-tts download missing models (default false: never)",
+    "conditioning_cache": "file for conditioning of clips outside a voice library",
+    "voice_library": "the run's voice library (set by the pipeline)",
+    "generation": "mapping of generation settings: " + ", ".join(GENERATION_KEYS),
+    "max_text_tokens_per_segment": "index-tts's segment length in tokens (default 120)",
+    "interval_silence": "ms of silence between segments of a long line (default 200)",
+    "cuda_kernel": "BigVGAN's fused CUDA kernel (default: index-tts's choice)",
+    "deepspeed": "true to use DeepSpeed", "accel": "true to use index-tts's GPT accel engine",
+    "torch_compile": "true to torch.compile the mel stage",
+    "verbose": "true to show index-tts's own output",
+}
+
+
+def _bool(value: Any, name: str, problems: list, allow_auto: bool = False) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if allow_auto and low == "auto":
+            return "auto"
+        if low in ("true", "yes", "on", "1"):
+            return True
+        if low in ("false", "no", "off", "0"):
+            return False
+    problems.append((name, f"{name}: {value!r} must be true or false" + (" or auto" if allow_auto else "")))
+    return None
+
+
+def parse_options(options: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str | None, str]]]:
+    """Options with defaults and types, and every problem with them (unknown names included)."""
+    problems: list[tuple[str | None, str]] = []
+    o = dict(options)
+    for key in o:
+        if key not in OPTIONS:
+            problems.append((key, f"{key}: unknown option of engine indextts2; known: {', '.join(OPTIONS)}"))
+    out: dict[str, Any] = {}
+    for key in ("checkpoints", "aux_dir", "config", "conditioning_cache", "voice_library", "device"):
+        v = o.get(key)
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            problems.append((key, f"{key}: must be a {'device name' if key == 'device' else 'path'}, not {v!r}"))
+            v = None
+        out[key] = v.strip() if isinstance(v, str) else None
+    model = str(o.get("model", "auto")).strip().lower()
+    model = {"2.0": "2", "indextts-2": "2", "indextts-2.5": "2.5", "v2": "2", "v2.5": "2.5"}.get(model, model)
+    if model not in ("auto", *files.VERSIONS):
+        problems.append(("model", f"model: {o.get('model')!r} is not auto, 2 or 2.5"))
+        model = "auto"
+    out["model"] = model
+    precision = str(o.get("precision", "auto")).strip().lower()
+    if precision not in PRECISIONS:
+        problems.append(("precision", f"precision: {o.get('precision')!r} is not one of {', '.join(PRECISIONS)}"))
+        precision = "auto"
+    out["precision"] = precision
+    out["emotion_text"] = _bool(o.get("emotion_text", "auto"), "emotion_text", problems, allow_auto=True)
+    for key, default in (("emotion_bias", True), ("allow_download", False), ("deepspeed", False), ("accel", False),
+                         ("torch_compile", False), ("verbose", False), ("cuda_kernel", None)):
+        out[key] = _bool(o.get(key, default), key, problems)
+        if out[key] is None:
+            out[key] = default
+    gen = o.get("generation") or {}
+    if not isinstance(gen, dict):
+        problems.append(("generation", "generation: must map settings to values, e.g. {temperature: 0.8}"))
+        gen = {}
+    for k in gen:
+        if k not in GENERATION_KEYS:
+            problems.append(("generation", f"generation.{k}: unknown; known: {', '.join(GENERATION_KEYS)}"))
+    out["generation"] = {k: v for k, v in gen.items() if k in GENERATION_KEYS}
+    for key, default, lo in (("max_text_tokens_per_segment", 120, 20), ("interval_silence", 200, 0)):
+        v = o.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            problems.append((key, f"{key}: must be a whole number of at least {lo}, not {v!r}"))
+            v = default
+        out[key] = v
+    return out, problems
+
+
+def _layout(opts: dict[str, Any]) -> files.Layout:
+    return files.layout(opts["checkpoints"], opts["aux_dir"], opts["model"], opts["config"], opts["emotion_text"])
+
+
+def _precision(opts: dict[str, Any], version: str) -> str:
+    p = opts["precision"]
+    if p == "auto":
+        return "bf16" if version == "2.5" else "fp32"
+    return p
+
+
+def _file_option(opts: dict[str, Any]) -> str | None:
+    for key in ("checkpoints", "aux_dir", "model"):
+        if opts.get(key) not in (None, "auto"):
+            return key
+    return None
+
+
+def _clip_file(path: str, expected_hash: str | None, what: str) -> tuple[str, str]:
+    """A clip as a file named by its content hash (``<hash>.wav`` in the user's cache), the
+    only path the model ever sees: a path string then always means one content."""
+    from .. import refclip
+    from ..voicing import _clip_cache_file
+
+    p = Path(path)
+    if expected_hash and p.stem == expected_hash and p.is_file():
+        return str(p), expected_hash
+    seconds = refclip.VOICE_SECONDS if what == "voice" else refclip.EMOTION_SECONDS
+    try:
+        clip = refclip.read_clip(p, seconds, f"{what} clip")
+    except refclip.ClipError as exc:
+        raise EngineError(str(exc)) from None
+    if expected_hash and clip.hash != expected_hash:
+        raise EngineError(f"{what} clip {p} changed since the casting file was read; run again")
+    return str(_clip_cache_file(clip)), clip.hash
+
+
+class IndexTTS2Engine:
+    """IndexTTS-2 / IndexTTS-2.5 through index-tts's ``IndexTTS2`` (see the module docstring)."""
+
+    name = NAME
+    path_options = ("checkpoints", "aux_dir", "conditioning_cache", "voice_library")
+    run_options = ("voice_library",)
+
+    # ------------------------------------------------------------------ cheap: no torch
+
+    @classmethod
+    def describe(cls, **options: Any) -> EngineInfo:
+        opts, _ = parse_options(options)
+        lay = _layout(opts)
+        precision = _precision(opts, lay.version)
+        return EngineInfo(
+            name=NAME,
+            version=lay.label,
+            sample_rate=lay.sample_rate,
+            languages=("zh", "en"),
+            voices=(),
+            native_speed=False,
+            speed_range=DURATION_FACTOR_RANGE,
+            exact_length=True,
+            emotion=True,
+            reference_voice=True,
+            voice_blends=False,
+            model_id=f"{lay.fingerprint()}-{precision}",
+        )
+
+    @classmethod
+    def check(cls, **options: Any) -> None:
+        """Every problem with the options and files, in one :class:`EngineConfigError`; loads nothing."""
+        opts, problems = parse_options(options)
+        lay = _layout(opts)
+        precision = _precision(opts, lay.version)
+        if precision == "bf16" and lay.version == "2":
+            problems.append(("precision", "precision: IndexTTS-2 runs fp32 or fp16 (bf16 is IndexTTS-2.5's)"))
+        if precision == "fp16" and lay.version == "2.5":
+            problems.append(("precision", "precision: IndexTTS-2.5 runs fp32 or bf16 (fp16 is IndexTTS-2's)"))
+        missing = lay.missing()
+        if opts["allow_download"]:
+            missing = [n for n in missing if n.group == "packages"]   # the rest may be fetched, as asked
+        if missing:
+            problems.append((_file_option(opts), files.missing_message(lay, missing)))
+        if problems:
+            raise EngineConfigError(NAME, problems)
+
+    # ------------------------------------------------------------------ loading
+
+    def __init__(self, **options: Any):
+        self.check(**options)
+        self.opts, _ = parse_options(options)
+        self.layout = _layout(self.opts)
+        self.info = self.describe(**options)
+        self.version = self.layout.version
+        self.precision = _precision(self.opts, self.version)
+        self.notes: list[str] = []
+        self.stats = {"gpt_runs": 0, "gpt_reused": 0, "mel_renders": 0, "conditioning_computed": 0,
+                      "conditioning_from_disk": 0, "conditioning_from_memory": 0, "stretched": 0}
+        from ..condstore import ConditioningStore
+
+        self.store = ConditioningStore(self.opts["voice_library"], self.opts["conditioning_cache"])
+        self._cond: OrderedDict[tuple[str, str], dict] = OrderedDict()     # (clip hash, kind) -> tensors
+        self._gpt: OrderedDict[tuple, Any] = OrderedDict()                  # (take key, segment) -> outputs
+        self._natural: dict[str, int] = {}        # take key -> natural speech samples (engine rate)
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()   # take key -> natural audio (a few)
+        self._lock = threading.Lock()
+        self._log = io.StringIO()
+        self._gpt_key: str | None = None
+        self._segment = -1
+        self._in_segment = False
+        self._scale: float | None = None
+        self._frames: list[tuple[int, int]] = []  # (natural, rendered) mel frames per segment, last render
+        self._load()
+
+    def _quiet(self):
+        """index-tts prints a lot; keep it off our stdout (on stderr with ``verbose``)."""
+        return contextlib.redirect_stdout(sys.stderr if self.opts["verbose"] else self._log)
+
+    def _log_tail(self) -> str:
+        lines = self._log.getvalue().strip().splitlines()[-8:]
+        return ("\n  index-tts said:\n    " + "\n    ".join(lines)) if lines else ""
+
+    def _load(self) -> None:
+        lay, opts = self.layout, self.opts
+        if not opts["allow_download"]:
+            os.environ.update(OFFLINE_ENV)      # nothing may download unless asked
+        saved_cache = os.environ.get("HF_HUB_CACHE")
+        try:
+            import torch
+            module = importlib.import_module(f"indextts.{files.MODULES[self.version]}")
+        except Exception as exc:       # ImportError, or an import-time failure inside index-tts
+            raise EngineError(f"IndexTTS2 ({lay.label}) cannot be imported ({type(exc).__name__}: {exc}); "
+                              "install it as the README's 'IndexTTS2 engine' section says") from None
+        finally:
+            # infer_v2_5 sets HF_HUB_CACHE=./checkpoints/hf_cache at import (relative to the working
+            # folder); every model is passed by path here, so put back what was there
+            if saved_cache is None:
+                os.environ.pop("HF_HUB_CACHE", None)
+            else:
+                os.environ["HF_HUB_CACHE"] = saved_cache
+        self.torch = torch
+        cls = module.IndexTTS2
+        params = inspect.signature(cls.__init__).parameters
+        aux_paths = dict(lay.aux_paths)
+        if opts["allow_download"]:
+            aux_paths = self._download(module) or aux_paths
+        kw: dict[str, Any] = {"cfg_path": str(lay.config), "model_dir": str(lay.checkpoints)}
+        if opts["device"]:
+            kw["device"] = opts["device"]
+        if "use_fp16" in params:
+            kw["use_fp16"] = self.precision == "fp16"
+        if "use_bf16" in params:
+            kw["use_bf16"] = self.precision == "bf16"
+        for opt, arg in (("cuda_kernel", "use_cuda_kernel"), ("deepspeed", "use_deepspeed"), ("accel", "use_accel"),
+                         ("torch_compile", "use_torch_compile")):
+            if arg in params and opts[opt] is not None:
+                kw[arg] = opts[opt]
+        qwen = opts["emotion_text"]
+        self.emotion_text = lay.qwen.is_dir() if qwen == "auto" else bool(qwen)
+        if "use_qwen_emo" in params:
+            kw["use_qwen_emo"] = self.emotion_text
+        if "aux_paths" in params:
+            kw["aux_paths"] = aux_paths
+        elif self.version == "2":
+            # an older IndexTTS-2 fetches its auxiliary models through the hub cache: point it at
+            # the folder the check found, offline
+            os.environ["HF_HUB_CACHE"] = str(lay.aux_dir)
+        try:
+            with self._quiet():
+                self.tts = cls(**kw)
+        except Exception as exc:
+            raise EngineError(f"IndexTTS2 ({lay.label}) failed to load from {lay.checkpoints}: "
+                              f"{type(exc).__name__}: {exc}{self._log_tail()}") from None
+        self.sig = inspect.signature(self.tts.infer).parameters
+        self.exact_mode = self._install_hooks()
+        device = getattr(self.tts, "device", opts["device"] or "auto")
+        how = {"duration_factor": "mel stage rendered at the target length through duration_factor "
+                                  "(GPT stage once per line)",
+               "length_regulator": "mel stage rendered at the target length by scaling the length "
+                                   "regulator's target (GPT stage once per line)",
+               "stretcher": "this index-tts build offers no way to set the mel stage's length: "
+                            "lines are stretched to their target (Rubber Band) instead"}[self.exact_mode]
+        self.notes.append(f"IndexTTS2 engine: {lay.label} from {lay.checkpoints}, {self.precision}, "
+                          f"device {device}; exact length: {how}")
+
+    def _download(self, module) -> dict | None:
+        """Only with ``allow_download``: let index-tts fetch what is missing, once."""
+        for k in OFFLINE_ENV:
+            os.environ.pop(k, None)
+        try:
+            md = importlib.import_module("indextts.utils.model_download")
+        except ImportError:
+            return None
+        lay = self.layout
+        with self._quiet():
+            if any(n.group == "checkpoints" and not n.present() for n in lay.needs):
+                md.snapshot_download(files.REPOS[self.version], local_dir=str(lay.checkpoints))
+            paths = md.ensure_models_available(str(lay.checkpoints))
+        self.notes.append(f"downloaded missing IndexTTS2 files into {lay.checkpoints} (allow_download)")
+        return paths
+
+    # ------------------------------------------------------------------ interception points
+
+    def _install_hooks(self) -> str:
+        """Keep GPT outputs per line content, and reach the mel stage's target length."""
+        tts = self.tts
+        gpt = getattr(tts, "gpt", None)
+        if gpt is not None and hasattr(gpt, "inference_speech"):
+            original = gpt.inference_speech
+
+            def inference_speech(*args, **kwargs):
+                self._segment += 1
+                self._in_segment = True
+                key = None if self._gpt_key is None else (self._gpt_key, self._segment)
+                if key is not None and key in self._gpt:
+                    self._gpt.move_to_end(key)
+                    self.stats["gpt_reused"] += 1
+                    return _to(self._gpt[key], getattr(tts, "device", None))
+                out = original(*args, **kwargs)
+                self.stats["gpt_runs"] += 1
+                if key is not None:
+                    self._gpt[key] = _to(out, "cpu")
+                    while len(self._gpt) > 2048:      # codes and a small latent per line, on the CPU
+                        self._gpt.popitem(last=False)
+                return out
+
+            gpt.inference_speech = inference_speech       # an instance attribute: this model only
+        regulator = None
+        try:
+            regulator = tts.s2mel.models["length_regulator"]
+        except (AttributeError, KeyError, TypeError):
+            regulator = None
+        hooked = False
+        wrapped = gpt is not None and hasattr(gpt, "inference_speech")
+        # the wrapper marks where the segments start: before it, the regulator sizes the prompt
+        if wrapped and regulator is not None and hasattr(regulator, "register_forward_pre_hook"):
+            def pre_hook(module, args, kwargs):
+                if not self._in_segment or "ylens" not in kwargs:
+                    return None            # the prompt's own length (conditioning), untouched
+                ylens = kwargs["ylens"]
+                natural = int(np.asarray(_numpy(ylens)).reshape(-1)[0])
+                if self._scale is None or self.exact_mode != "length_regulator":
+                    self._frames.append((natural, natural))
+                    return None
+                frames = max(1, int(round(natural * self._scale)))
+                self._frames.append((natural, frames))
+                new = self.torch.tensor([frames], dtype=ylens.dtype, device=ylens.device)
+                return args, {**kwargs, "ylens": new}
+
+            try:
+                regulator.register_forward_pre_hook(pre_hook, with_kwargs=True)
+                hooked = True
+            except TypeError:          # a torch without with_kwargs
+                hooked = False
+        if "duration_factor" in self.sig:
+            return "duration_factor"
+        return "length_regulator" if hooked else "stretcher"
+
+    # ------------------------------------------------------------------ conditioning by content
+
+    def _store_version(self) -> str:
+        return f"{self.info.version}|{self.info.model_id}"
+
+    def _cond_get(self, clip_hash: str, kind: str) -> dict | None:
+        key = (clip_hash, kind)
+        if key in self._cond:
+            self._cond.move_to_end(key)
+            self.stats["conditioning_from_memory"] += 1
+            return self._cond[key]
+        data = self.store.get(NAME, self._store_version(), clip_hash, kind)
+        if data is None:
+            return None
+        try:
+            tensors = self.torch.load(io.BytesIO(data), map_location=getattr(self.tts, "device", None),
+                                      weights_only=True)
+        except Exception:
+            return None        # unreadable: compute it again
+        self.stats["conditioning_from_disk"] += 1
+        self._cond_keep(key, tensors)
+        return tensors
+
+    def _cond_keep(self, key: tuple[str, str], tensors: dict) -> None:
+        self._cond[key] = tensors
+        while len(self._cond) > 32:
+            self._cond.popitem(last=False)
+
+    def _inject(self, spk: tuple[str, str], emo: tuple[str, str]) -> tuple[bool, bool]:
+        """Hand the model the conditioning of these clips (path, hash) before ``infer``; False
+        where it must compute it (then ``infer`` recomputes from the hash-named file)."""
+        tts = self.tts
+        got = []
+        for (path, clip_hash), kind, attrs, marker in ((spk, "speaker", _SPEAKER_ATTRS, "cache_spk_audio_prompt"),
+                                                       (emo, "emotion", _EMOTION_ATTRS, "cache_emo_audio_prompt")):
+            cond = self._cond_get(clip_hash, kind)
+            if cond is not None and all(k in cond for k in attrs):
+                for k, attr in attrs.items():
+                    setattr(tts, attr, cond[k])
+                setattr(tts, marker, path)
+                got.append(True)
+            else:
+                setattr(tts, marker, None)      # index-tts compares paths: None forces a fresh computation
+                got.append(False)
+        return got[0], got[1]
+
+    def _harvest(self, spk: tuple[str, str], emo: tuple[str, str], have: tuple[bool, bool]) -> None:
+        tts = self.tts
+        for (path, clip_hash), kind, attrs, marker, had in (
+                (spk, "speaker", _SPEAKER_ATTRS, "cache_spk_audio_prompt", have[0]),
+                (emo, "emotion", _EMOTION_ATTRS, "cache_emo_audio_prompt", have[1])):
+            if had or getattr(tts, marker, None) != path:
+                continue
+            tensors = {k: getattr(tts, attr, None) for k, attr in attrs.items()}
+            if any(v is None for v in tensors.values()):
+                continue
+            self.stats["conditioning_computed"] += 1
+            self._cond_keep((clip_hash, kind), tensors)
+            buf = io.BytesIO()
+            self.torch.save({k: v.detach().cpu() for k, v in tensors.items()}, buf)
+            self.store.put(NAME, self._store_version(), clip_hash, kind, buf.getvalue())
+
+    # ------------------------------------------------------------------ request -> infer arguments
+
+    def text(self, request: Request) -> str:
+        from ..textnorm import has_han
+
+        if not has_han(request.text):
+            return request.text
+        from .. import zh
+
+        if self.version == "2.5":
+            return zh.tone_number_text(request.text, mark=lambda ch, r: f"<{ch}|{r.upper()}>")
+        return zh.tone_number_text(request.text)
+
+    def emotion_vector(self, vector: list[float]) -> list[float]:
+        """The web UI's normalisation: per-emotion biases, then the sum capped at 0.8."""
+        normalize = getattr(self.tts, "normalize_emo_vec", None)
+        if normalize is not None:
+            return [float(v) for v in normalize(list(vector), apply_bias=bool(self.opts["emotion_bias"]))]
+        total = sum(vector)
+        scale = 0.8 / total if total > 0.8 else 1.0
+        return [float(v) * scale for v in vector]
+
+    def speaker(self, request: Request) -> tuple[str, str]:
+        if not request.reference:
+            raise EngineError(f"IndexTTS2 clones a voice from a clip and has no voice named {request.voice!r}: give the "
+                              "character {ref: clip.wav}, {library: NAME} or another engine's voice (kokoro:jf_alpha), "
+                              "which is spoken as a prompt")
+        return _clip_file(request.reference, request.reference_hash, "voice")
+
+    def arguments(self, request: Request) -> tuple[dict[str, Any], tuple[str, str], tuple[str, str]]:
+        """``infer``'s keyword arguments for a request, and the speaker's and the emotion
+        features' clips as (path, content hash)."""
+        spk = self.speaker(request)
+        kw: dict[str, Any] = {"spk_audio_prompt": spk[0], "text": self.text(request), "output_path": None,
+                              "emo_audio_prompt": None, "emo_alpha": 1.0, "emo_vector": None,
+                              "use_emo_text": False, "emo_text": None, "use_random": False,
+                              "interval_silence": self.opts["interval_silence"], "verbose": False,
+                              "max_text_tokens_per_segment": self.opts["max_text_tokens_per_segment"]}
+        if "lang" in self.sig:
+            kw["lang"] = "ZH" if request.language.startswith("zh") else "EN"
+        emo_clip = spk            # index-tts reads emotion features from the speaker clip unless given a clip
+        e = request.emotion
+        if e:
+            kind = e.get("kind")
+            alpha = float(e.get("alpha", 1.0) if e.get("alpha") is not None else 1.0)
+            if kind in ("preset", "vector"):
+                written = e.get("vector_written") or e.get("vector")
+                kw["emo_vector"] = self.emotion_vector([float(v) for v in written])
+                kw["emo_alpha"] = alpha
+            elif kind == "ref":
+                emo_clip = _clip_file(e["ref"], e.get("ref_hash"), "emotion")
+                kw["emo_audio_prompt"] = emo_clip[0]
+                kw["emo_alpha"] = alpha
+            elif kind == "text":
+                if not self.emotion_text:
+                    raise EngineError(f"emotion from a sentence needs IndexTTS2's Qwen emotion model "
+                                      f"({self.layout.qwen}); it is not there or emotion_text is false")
+                kw["use_emo_text"] = True
+                kw["emo_text"] = e.get("text")
+                kw["emo_alpha"] = alpha
+        kw.update(self.opts["generation"])
+        return kw, spk, emo_clip
+
+    def take_key(self, request: Request, spk: tuple[str, str], emo: tuple[str, str]) -> str:
+        """What a take is made of, apart from its length (the clips by the content actually read,
+        never a path or a hash given with it): keys the GPT memo and the seed."""
+        emotion = {k: v for k, v in (request.emotion or {}).items() if k != "ref"} or None   # a path: not content
+        doc = {"v": self.info.version, "m": self.info.model_id, "text": request.text, "lang": request.language,
+               "voice": spk[1], "emotion_clip": emo[1], "emotion": emotion, "seed": request.seed,
+               "options": {k: v for k, v in request.options.items() if k != "natural_samples"}}
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+
+    # ------------------------------------------------------------------ rendering
+
+    def _seed(self, key: str) -> None:
+        seed = int(key[:8], 16)
+        random.seed(seed)
+        np.random.seed(seed)
+        self.torch.manual_seed(seed)
+        cuda = getattr(self.torch, "cuda", None)
+        if cuda is not None and cuda.is_available():
+            cuda.manual_seed_all(seed)
+
+    def _render(self, kw: dict, spk, emo, key: str, factor: float | None = None) -> np.ndarray:
+        tts = self.tts
+        have = self._inject(spk, emo)
+        self._seed(key)
+        self._gpt_key, self._segment, self._in_segment = key, -1, False
+        self._frames = []
+        args = dict(kw)
+        if factor is not None:
+            if self.exact_mode == "duration_factor":
+                args["duration_factor"] = factor
+            else:
+                self._scale = factor
+        try:
+            with self.torch.no_grad(), self._quiet():
+                out = tts.infer(**args)
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise EngineError(f"IndexTTS2 failed on {kw.get('text')!r}: {type(exc).__name__}: {exc}"
+                              f"{self._log_tail()}") from None
+        finally:
+            self._gpt_key, self._scale, self._in_segment = None, None, False
+        self.stats["mel_renders"] += 1
+        self._harvest(spk, emo, have)
+        if out is None:
+            return np.zeros(0, np.float32)
+        sr, data = out
+        x = np.asarray(data).astype(np.float32).reshape(-1) / 32767.0
+        return x
+
+    def _natural_take(self, kw: dict, spk, emo, key: str) -> np.ndarray:
+        from .. import audio
+
+        x = self._recent.get(key)
+        if x is None:
+            x = self._render(kw, spk, emo, key)
+            self._recent[key] = x
+            while len(self._recent) > 16:
+                self._recent.popitem(last=False)
+        self._natural[key] = audio.trim_silence(x, self.info.sample_rate).size
+        return x
+
+    def synthesize(self, request: Request) -> np.ndarray:
+        """The line at its natural length, or (``target_samples``) with its speech exactly that
+        long: the GPT stage once, the mel stage at the scaled length (see the module docstring)."""
+        from .. import audio
+
+        with self._lock:
+            kw, spk, emo = self.arguments(request)
+            key = self.take_key(request, spk, emo)
+            sr = self.info.sample_rate
+            if request.target_samples is None:
+                return self._natural_take(kw, spk, emo, key)
+            target = int(request.target_samples)
+            if self.exact_mode == "stretcher":
+                x = audio.trim_silence(self._natural_take(kw, spk, emo, key), sr)
+                self.stats["stretched"] += 1
+                return audio.stretch_to(x, sr, target) if x.size else x
+            # the natural speech length: from this process, or the caller's hint (a cached take)
+            natural = self._natural.get(key) or int(request.options.get("natural_samples") or 0)
+            if natural <= 0:
+                x = self._natural_take(kw, spk, emo, key)
+                natural = self._natural[key]
+                if natural == 0:
+                    return x
+            lo, hi = DURATION_FACTOR_RANGE
+            factor = min(max(target / natural, lo), hi)
+            tried: list[tuple[float, int]] = [(1.0, natural)]
+            best, best_err = None, 0
+            for _ in range(MEL_RENDERS):
+                x = self._render(kw, spk, emo, key, factor)
+                speech = audio.trim_silence(x, sr).size
+                err = speech - target
+                if best is None or abs(err) < abs(best_err):
+                    best, best_err = x, err
+                if abs(err) <= self.layout.hop or speech == 0:
+                    break
+                tried.append((factor, speech))
+                # the speech length is close to linear in the factor (the mel stage interpolates the
+                # codes uniformly; trimming keeps a fixed margin): solve through the last two renders
+                (f1, s1), (f2, s2) = tried[-2], tried[-1]
+                new = f2 + (target - s2) * (f2 - f1) / (s2 - s1) if s2 != s1 else factor * target / speech
+                new = min(max(new, lo), hi)
+                if abs(new - factor) < 1e-6:
+                    break
+                factor = new
+            return best
+
+
+def _numpy(t: Any) -> Any:
+    for step in ("detach", "cpu", "numpy"):
+        fn = getattr(t, step, None)
+        if fn is None:
+            break
+        t = fn()
+    return t
+
+
+def _to(value: Any, device: Any) -> Any:
+    """Tensors (or tuples/lists of them) moved to ``device``; anything else as it is."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to(v, device) for v in value)
+    if device is not None and hasattr(value, "to"):
+        return value.to(device)
+    return value
