@@ -476,12 +476,14 @@ def _explain(ep: _Episode, i: int, lines, start, speech, limits, overrun, sol: _
         parts.append(f"slowed to {s:.2f}x to fill its {_s(slot)} cue (fill; natural {_s(n)}, slowest {lo:.2f}x)")
     else:
         if n <= slot or fits_natural:
-            neigh = []
-            for k, word in ((ep.prev_same[i], "previous"), (ep.next_same[i], "next")):
-                if k is not None:
-                    neigh.append(f"{word} {speeds[k]:.2f}x")
-            parts.append(f"sped up to {s:.2f}x though it would fit at natural speed, to stay close to "
-                         f"{ep.chars[i]}'s neighbouring lines ({', '.join(neigh) or 'none'})")
+            neigh = [f"{word} {speeds[k]:.2f}x" for k, word in ((ep.prev_same[i], "previous"), (ep.next_same[i], "next"))
+                     if k is not None]
+            close = f"to stay close to {ep.chars[i]}'s neighbouring lines ({', '.join(neigh)})" if neigh else ""
+            if n <= slot:
+                parts.append(f"sped up to {s:.2f}x though it fits its cue at natural speed" + (f", {close}" if close else ""))
+            else:
+                parts.append(f"{_s(n)} of speech for a {_s(slot)} cue: spoken at {s:.2f}x rather than borrow all the "
+                             "silence around the cue it would need at natural speed" + (f", and {close}" if close else ""))
         else:
             parts.append(f"{_s(n)} of speech for a {_s(slot)} cue (needs {need:.2f}x on its own): spoken at {s:.2f}x")
     if lead > 0:

@@ -187,6 +187,8 @@ class Synthesizer:
         fitting = [t for t in self.chosen(line) if abs(np.log(t.samples / max(target, 1))) <= np.log1p(tol)]
         if fitting:
             return min(fitting, key=lambda t: (abs(np.log(t.samples / max(target, 1))), t.speed))
+        if not self.info.native_speed:          # no knob to turn: the stretcher does it all
+            return self._choose(line, natural)
         takes = [natural]
         s = min(max(first_guess(ratio), lo), hi)
         for _ in range(MAX_PASSES - 1):

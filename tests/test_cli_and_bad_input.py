@@ -112,3 +112,15 @@ def test_no_casting_file_uses_one_voice(tmp_path, toy_engine):
 def test_engines_command_lists_voices():
     res = run_cli("engines")
     assert res.returncode == 0 and "kokoro:jm_kumo" in res.stdout
+
+
+def test_an_engine_without_speed_control_is_asked_once_per_line(tmp_path, toy_engine, monkeypatch):
+    import dataclasses
+
+    plain = dataclasses.replace(toy_engine.ToyEngine.describe(), native_speed=False)
+    monkeypatch.setattr(toy_engine.ToyEngine, "describe", classmethod(lambda cls: plain))
+    res = dub(write(tmp_path / "e.srt", SRT), cast=write(tmp_path / "cast.yaml", CAST), out=tmp_path / "out")
+    assert res.facts.synthesis_calls == 3                              # natural takes only
+    long = res.clips[2]
+    assert long.engine_speed == 1.0 and long.residual > 1.1           # the stretcher did the fitting
+    assert long.speech == long.entry.speech                            # exactly as planned
