@@ -8,7 +8,10 @@ measured, and kept only when its *measured* similarity beats the best single voi
 The report says which voice was chosen and how close it is. True cloning needs IndexTTS2.
 
 Probe embeddings are cached in the user's cache folder, keyed by engine, model,
-embedding model, probe sentence and voice id.
+embedding model, probe sentence and voice id. The built-in voices' own embeddings ship with
+the package (``data/voice_embeddings.json``, written by ``python -m indextts_dub.voicematch``),
+so a first run on a new machine speaks only the blends it measures; a table that no longer
+matches the model simply misses and is recomputed.
 """
 from __future__ import annotations
 
@@ -50,11 +53,19 @@ def _cache_file() -> Path:
     return Path(platformdirs.user_cache_dir("indextts-dub")) / "voice-embeddings.json"
 
 
-def _load_cache() -> dict[str, list[float]]:
+PACKAGED = Path(__file__).with_name("data") / "voice_embeddings.json"
+
+
+def _read(path: Path) -> dict[str, list[float]]:
     try:
-        return json.loads(_cache_file().read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
+
+
+def _load_cache() -> dict[str, list[float]]:
+    return {**_read(PACKAGED), **_read(_cache_file())}
 
 
 def _save_cache(cache: dict[str, list[float]]) -> None:
@@ -121,3 +132,18 @@ def nearest(target: np.ndarray, engine: Engine, blend: bool | None = None) -> Vo
     else:
         _save_cache(cache)
     return VoiceMatch(chosen, chosen_s, best, best_s, scores)
+
+
+def write_table(path: Path = PACKAGED) -> Path:
+    """Speak the probe with every built-in voice and store the embeddings as package data."""
+    from . import engines
+
+    eng = engines.load("kokoro")
+    table = {_key(eng, v): [round(float(a), 7) for a in voice_embedding(eng, v, {})] for v in eng.info.voice_ids()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(table, indent=0, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_table()}")

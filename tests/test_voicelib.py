@@ -113,3 +113,17 @@ def test_missing_library_messages(tmp_path):
     assert "no voices" in res.stdout
     res = run_cli("voices", "show", "x", "--library", tmp_path / "junk.sqlite")
     assert res.returncode == 2 and "not a voice library" in res.stderr
+
+
+def test_packaged_voice_embeddings_match_what_the_engine_speaks_now():
+    """The built-in voices' probe embeddings ship with the package (a cold first run speaks
+    only blends); they must be what Kokoro and the embedder give on this machine."""
+    import json
+
+    from indextts_dub import embedding, engines, voicematch
+
+    table = json.loads(voicematch.PACKAGED.read_text(encoding="utf-8"))
+    eng = engines.load("kokoro")
+    assert {voicematch._key(eng, v) for v in eng.info.voice_ids()} <= set(table)
+    fresh = voicematch.voice_embedding(eng, "jm_kumo", {})          # spoken and embedded now, no cache
+    assert embedding.similarity(fresh, table[voicematch._key(eng, "jm_kumo")]) > 0.999
