@@ -88,17 +88,20 @@ def peak_db(x: np.ndarray) -> float:
     return 20 * np.log10(p) if p > 0 else float("-inf")
 
 
-def write_wav(path: str | Path, x: np.ndarray, sr: int, subtype: str = "PCM_24") -> Path:
-    """Write mono or (n, ch) audio through a temporary name, fsync, then rename into place."""
+def write_wav(path: str | Path, x: np.ndarray, sr: int, subtype: str = "PCM_24", container: str = "WAV") -> Path:
+    """Write mono (n,) or (n, ch) audio (clipped to [-1, 1]) through a temporary name, fsync,
+    then rename into place. Written in 30 s blocks (one huge ``sf.write`` of some formats fails)."""
     import soundfile as sf
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    y = np.clip(np.asarray(x, np.float32), -1.0, 1.0)
     try:
-        with sf.SoundFile(tmp, "w", samplerate=sr, channels=1 if x.ndim == 1 else x.shape[1],
-                          subtype=subtype, format="WAV") as f:
-            f.write(np.clip(x, -1.0, 1.0))
-            f.flush()
+        with sf.SoundFile(tmp, "w", samplerate=sr, channels=1 if y.ndim == 1 else y.shape[1],
+                          subtype=subtype, format=container) as f:
+            block = sr * 30
+            for k in range(0, y.shape[0], block):
+                f.write(y[k:k + block])
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

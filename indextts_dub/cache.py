@@ -90,8 +90,7 @@ class TakeCache:
     def _path(self, content: str, speed: float) -> Path:
         return self.root / content[:2] / content / f"{speed_name(speed)}.take"
 
-    def speeds(self, content: str) -> list[float]:
-        """Speeds at which this content has a take stored."""
+    def _stored(self, content: str, suffix: str) -> list[float]:
         folder = self.root / content[:2] / content
         try:
             names = os.listdir(folder)
@@ -99,28 +98,21 @@ class TakeCache:
             return []
         out = []
         for n in names:
-            if n.endswith(".take"):
+            stem = n[: -len(suffix)]
+            if n.endswith(suffix) and (suffix == ".take" or stem + ".take" in names):
                 try:
-                    out.append(float(n[:-5]))
+                    out.append(float(stem))
                 except ValueError:
                     pass
         return sorted(out)
 
+    def speeds(self, content: str) -> list[float]:
+        """Speeds at which this content has a take stored."""
+        return self._stored(content, ".take")
+
     def chosen(self, content: str) -> list[float]:
         """Speeds whose takes a finished speed solve chose (see ``Synthesizer.at_target``)."""
-        folder = self.root / content[:2] / content
-        try:
-            names = os.listdir(folder)
-        except OSError:
-            return []
-        out = []
-        for n in names:
-            if n.endswith(".chosen") and n[:-7] + ".take" in names:
-                try:
-                    out.append(float(n[:-7]))
-                except ValueError:
-                    pass
-        return sorted(out)
+        return self._stored(content, ".chosen")
 
     def mark_chosen(self, content: str, speed: float) -> None:
         path = self._path(content, speed).with_suffix(".chosen")

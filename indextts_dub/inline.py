@@ -29,7 +29,7 @@ from . import emotion as emo
 from . import refclip
 from .cues import Cue
 from .engines import EngineInfo
-from .errors import DubError, Problems
+from .errors import Problems
 
 KNOWN = ("emotion", "emotion_text", "emotion_ref", "alpha", "emotion_alpha", "voice", "speed", "speed_min",
          "speed_max", "lang", "language")

@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,31 +249,15 @@ def mix(stems: dict[str, np.ndarray], speech: list[tuple[int, int]], options: Mi
 
 
 def write_audio(path: str | Path, x: np.ndarray, fmt: str = "wav24", sr: int = SAMPLE_RATE) -> Path:
-    """Write mono (n,) or multichannel (n, ch) audio in one of :data:`FORMATS`, through a
-    temporary name, fsync, rename. 16-bit output gets TPDF dither (seeded: the same input
-    gives the same file)."""
-    import soundfile as sf
+    """Write mono (n,) or multichannel (n, ch) audio in one of :data:`FORMATS`, atomically
+    (:func:`indextts_dub.audio.write_wav`). 16-bit output gets TPDF dither (seeded: the same
+    input gives the same file)."""
+    from .audio import write_wav
 
     container, subtype, _ = FORMATS[fmt]
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    y = np.clip(np.asarray(x, np.float32), -1.0, 1.0)
+    y = np.asarray(x, np.float32)
     if subtype == "PCM_16":
         rng = np.random.default_rng(0)
         lsb = 1.0 / 32768
-        y = np.clip(y + (rng.random(y.shape, np.float32) - rng.random(y.shape, np.float32)) * lsb, -1.0, 1.0)
-    try:
-        with sf.SoundFile(tmp, "w", samplerate=sr, channels=1 if y.ndim == 1 else y.shape[1],
-                          subtype=subtype, format=container) as f:
-            block = sr * 30
-            for k in range(0, y.shape[0], block):
-                f.write(y[k:k + block])
-            if y.shape[0] == 0:
-                f.write(y)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+        y = y + (rng.random(y.shape, np.float32) - rng.random(y.shape, np.float32)) * lsb
+    return write_wav(path, y, sr, subtype, container)

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 from fractions import Fraction
-from typing import Any
 
 from . import rates
 from .cues import Cue, clean_text, split_speaker
-from .errors import DubError, Problem, Problems
+from .errors import DubError, Problems
 from .otio_compat import JsonPath, path_text
 from .otio_in import TimelineIn, TimelineOptions, walk
 from .timebase import SAMPLE_RATE, ms_to_samples, seconds_to_samples, timecode
@@ -92,7 +91,6 @@ def _is_ours(obj) -> bool:
 
 def _range_in_timeline(tin: TimelineIn, owner, marked_range):
     """A marked range in the owner's coordinates -> (start, end) samples from the programme start."""
-    import opentimelineio as otio
 
     stack = tin.timeline.tracks
     if owner is stack:
@@ -107,7 +105,6 @@ def _range_in_timeline(tin: TimelineIn, owner, marked_range):
 
 def _marker_owners(tin: TimelineIn):
     """(owner, marker, JSON path of the marker) for markers on the stack, the tracks and their items."""
-    import opentimelineio as otio
 
     for obj, path in walk(tin.timeline):
         for k, m in enumerate(obj.markers):

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from . import rates, timeline as timeline_mod
-from .errors import DubError
 from .framesnap import is_dub_track
 from .otio_in import TimelineIn, TimelineOptions
 from .staging import Staging

@@ -35,7 +35,6 @@ class RunFacts:
 def line_record(clip: Clip, media: str | None = None) -> dict[str, Any]:
     ln = clip.line
     e = clip.entry
-    emotion = getattr(ln, "emotion", None)
     return {
         "index": ln.index,
         "cue_id": ln.cue.id,

@@ -8,7 +8,6 @@ is loaded only when a take is missing, so a re-run with nothing changed never lo
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 import time
 from dataclasses import dataclass, field

@@ -2,7 +2,6 @@
 overrides, and the bad inputs, each named by file, line and field."""
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest

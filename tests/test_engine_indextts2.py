@@ -26,7 +26,6 @@ from conftest import DEMO, REPO, run_cli, write
 from indextts_dub import audio, engines, refclip
 from indextts_dub.engines import EngineConfigError, EngineError, Request
 from indextts_dub.errors import DubError
-from indextts_dub.timebase import SAMPLE_RATE
 
 SRT = ("1\n00:00:00,500 --> 00:00:03,000\nAnna: {emotion=angry:0.7}Where were you last night?\n\n"
        "2\n00:00:03,200 --> 00:00:05,600\nBen: 我们要重复昨天的实验。\n\n"

@@ -18,7 +18,7 @@ from conftest import run_cli, write
 from indextts_dub import dub, otio_render, rates
 from indextts_dub.errors import DubError
 from indextts_dub.otio_in import TimelineOptions, open_timeline
-from timeline_helpers import (RATES, REALWORLD_OTIO, TOY_CAST, TOY_CUES, first_above, make_srt, make_timeline,
+from timeline_helpers import (RATES, REALWORLD_OTIO, TOY_CAST, TOY_CUES, make_srt, make_timeline,
                               make_video, onsets, planned_onsets, realworld_otio, write_otio)
 
 ALLOW = TimelineOptions(allow_offline_media=True)

@@ -65,7 +65,7 @@ def test_consent_is_required(tmp_path, lib):
 def test_bad_clips_are_refused_with_a_clear_error(tmp_path, lib, make, words):
     path = make(tmp_path / "bad.wav")
     res = run_cli("voices", "add", "bad", path, "--consent", "ok", "--library", lib)
-    assert res.returncode == 2 and f"bad.wav: clip: " in res.stderr and words in res.stderr, res.stderr
+    assert res.returncode == 2 and "bad.wav: clip: " in res.stderr and words in res.stderr, res.stderr
 
 
 def test_deny_list_refuses_similar_voices_and_names_the_entry(tmp_path, lib):

@@ -8,7 +8,6 @@ silence at both ends that scales with the length, as a rendered line's does."""
 from __future__ import annotations
 
 import hashlib
-import os
 
 import numpy as np
 import soundfile as sf
