@@ -48,7 +48,8 @@ def main() -> int:
         rows.append(("edit one line", *timed(srt, cast, out)))
         rows.append(("nothing changed", *timed(srt, cast, out)))
         # move one cue 120 ms later (same length)
-        timing = blocks[middle + 2].split("\n")
+        moved = (middle + 1) % len(blocks)
+        timing = blocks[moved].split("\n")
         a, b = timing[1].split(" --> ")
 
         def later(ts: str) -> str:
@@ -57,7 +58,7 @@ def main() -> int:
             total = ((int(h) * 60 + int(m)) * 60 + int(s)) * 1000 + int(ms) + 120
             return f"{total // 3600000:02d}:{total // 60000 % 60:02d}:{total // 1000 % 60:02d},{total % 1000:03d}"
         timing[1] = f"{later(a)} --> {later(b)}"
-        blocks[middle + 2] = "\n".join(timing)
+        blocks[moved] = "\n".join(timing)
         srt.write_text("\n\n".join(blocks), encoding="utf-8")
         rows.append(("move one cue", *timed(srt, cast, out)))
     print(f"{args.lines}-line generated episode, built-in engine, take cache in the output folder")

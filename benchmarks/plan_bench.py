@@ -46,22 +46,23 @@ def sintel_srt() -> Path:
 
 
 def load(srt: Path, cast_file: Path, engine_name: str | None, video: Path | None):
-    from indextts_dub import engines, media
-    from indextts_dub.casting import cast as cast_lines, load_cast
-    from indextts_dub.cues import read_cues
+    """The cast lines as a run reads them (reference and library voices resolved too)."""
+    from indextts_dub import engines
+    from indextts_dub.casting import load_cast
+    from indextts_dub.pipeline import read_inputs
 
-    the_cast = load_cast(cast_file)
-    name = engine_name or the_cast.engine
-    info = engines.describe(name)
-    if engine_name == "toy":        # the toy engine's voices
-        from dataclasses import replace
+    if engine_name == "toy":        # the toy engine's voices, in a copy of the cast
+        import tempfile
 
-        the_cast = replace(the_cast, engine="toy", default_voice="toy:low",
-                           characters={k: replace(c, voice="toy:" + ("low" if i % 2 else "high"))
-                                       for i, (k, c) in enumerate(the_cast.characters.items())})
-    lines = cast_lines(read_cues(srt), the_cast, info).lines
-    programme = media.probe(video).duration if video else None
-    return lines, info, engines.load(name), programme
+        import yaml
+
+        the_cast = load_cast(cast_file)
+        doc = {"engine": "toy", "default_voice": "toy:low",
+               "characters": {k: "toy:" + ("low" if i % 2 else "high") for i, k in enumerate(the_cast.characters)}}
+        cast_file = Path(tempfile.mkdtemp()) / "cast.yaml"
+        cast_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    inp = read_inputs(srt, cast_file, video, engine=engine_name)
+    return inp.casting.lines, inp.info, engines.load(inp.engine_name, **inp.options), inp.programme_end
 
 
 def plan_cpu(fn, *args, repeat: int = 5) -> float:
@@ -128,7 +129,7 @@ def bench_input(label, lines, info, engine, programme) -> None:
     from indextts_dub.plan_per_line import plan_per_line
     from indextts_dub.synthesis import Synthesizer
 
-    synth = Synthesizer(engine)
+    synth = Synthesizer(info, lambda: engine)
     t0 = time.perf_counter()
     naturals = {ln.index: synth.natural(ln) for ln in lines}
     nat = {k: t.samples for k, t in naturals.items()}

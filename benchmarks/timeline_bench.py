@@ -18,7 +18,6 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,48 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from indextts_dub import audio, editors, rates, timeline as timeline_mod  # noqa: E402
 from indextts_dub.otio_in import TimelineOptions, open_timeline  # noqa: E402
 from indextts_dub.otio_out import EditorCopy, base_document, dump, splice  # noqa: E402
+from indextts_dub.casting import Line  # noqa: E402
+from indextts_dub.cues import Cue  # noqa: E402
+from indextts_dub.fit import Clip  # noqa: E402
 from indextts_dub.timebase import SAMPLE_RATE  # noqa: E402
 
 RATE = Fraction(24000, 1001)
-
-
-@dataclass
-class _Cue:
-    id: str
-    file: str = "bench.srt"
-    line: int = 0
-
-
-@dataclass
-class _Line:
-    index: int
-    character: str
-    text: str
-    cue: _Cue
-    speech: str = ""
-    voice: str = "v"
-    language: str = "en"
-
-
-@dataclass
-class _Clip:
-    """What :mod:`timeline` reads of a fitted clip (the pipeline's own Clip needs an engine run)."""
-
-    line: _Line
-    start: int
-    audio: np.ndarray
-    speed: float = 1.0
-    residual: float = 1.0
-    natural: int = 0
-    warnings: tuple = ()
-
-    @property
-    def length(self):
-        return int(self.audio.size)
-
-    @property
-    def end(self):
-        return self.start + self.length
 
 
 def make_input(n: int):
@@ -101,8 +64,10 @@ def make_clips(n: int, programme: int, media_dir: Path):
     x = (0.3 * np.sin(np.arange(int(0.8 * SAMPLE_RATE)) * 0.05)).astype(np.float32)
     for i in range(n):
         ch = "Alice" if i % 2 == 0 else "Bob"
-        ln = _Line(i + 1, ch, f"line {i + 1}", _Cue(str(i + 1)))
-        clips.append(_Clip(ln, i * slot + 517, x))
+        start = i * slot + 517
+        cue = Cue(i + 1, str(i + 1), start, start + x.size, f"line {i + 1}", file="bench.srt", line=4 * i + 2)
+        ln = Line(i + 1, cue, ch, "v", "en", f"line {i + 1}", f"line {i + 1}")
+        clips.append(Clip(ln, start, x, 1.0, 1.0, x.size, x.size, 1, "bench"))
         p = media_dir / f"{i + 1:04d}_{ch}.wav"
         audio.write_wav(p, x, SAMPLE_RATE)
         paths[i + 1] = p
@@ -148,10 +113,10 @@ def main(argv=None) -> int:
             t_read, tin = timed(lambda: open_timeline(path, opts, check_media=False))
             clips, media = make_clips(n, tin.length, tmp / "media")
             t_merge, doc = timed(lambda: splice(base_document(tin), [
-                timeline_mod.dub_track(ch, clips, media, tin.length) for ch in ("Alice", "Bob")],
+                t for ch in ("Alice", "Bob") for t in timeline_mod.dub_tracks(ch, clips, media, tin.length)],
                 {"sample_rate": SAMPLE_RATE})[0])
             t_master, _ = timed(lambda: (tmp / f"master_{adapter}.otio").write_text(dump(doc), encoding="utf-8"))
-            masters = [timeline_mod.dub_track(ch, clips, media, tin.length) for ch in ("Alice", "Bob")]
+            masters = [t for ch in ("Alice", "Bob") for t in timeline_mod.dub_tracks(ch, clips, media, tin.length)]
             mtl = otio.schema.Timeline()
             for t in masters:
                 mtl.tracks.append(t)
