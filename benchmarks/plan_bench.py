@@ -30,14 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-SINTEL_CAST = """characters:
-  Shaman:
-    voice: kokoro:jm_kumo
-    cues: ["1-4", 6, 7, 9, 11, "21-23"]
-  Sintel:
-    voice: kokoro:jf_nezumi
-    cues: [5, 8, 10, "12-20", "24-26"]
-"""
+SINTEL_CAST = REPO / "tests" / "data" / "realworld" / "sintel_cast.yaml"
 
 
 def sintel_srt() -> Path:
@@ -52,8 +45,6 @@ def load(srt: Path, cast_file: Path, engine_name: str | None, video: Path | None
     from indextts_dub.pipeline import read_inputs
 
     if engine_name == "toy":        # the toy engine's voices, in a copy of the cast
-        import tempfile
-
         import yaml
 
         the_cast = load_cast(cast_file)
@@ -178,10 +169,7 @@ def main() -> int:
     demo = REPO / "samples" / "demo"
     engine = None if args.engine == "kokoro" else "toy"
     bench_input("demo (samples/demo)", *load(demo / "episode.srt", demo / "cast.yaml", engine, demo / "clip.mp4"))
-    with tempfile.TemporaryDirectory() as tmp:
-        cast = Path(tmp) / "cast.yaml"
-        cast.write_text(SINTEL_CAST, encoding="utf-8")
-        bench_input("Sintel (sintel_en.srt, 2 characters)", *load(sintel_srt(), cast, engine, None))
+    bench_input("Sintel (sintel_en.srt, 2 characters)", *load(sintel_srt(), SINTEL_CAST, engine, None))
 
     from indextts_dub.plan import plan
     from indextts_dub.plan_per_line import plan_per_line

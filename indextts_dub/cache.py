@@ -81,38 +81,28 @@ class TakeCache:
     def __init__(self, root: str | Path, limit_bytes: int = DEFAULT_LIMIT):
         self.root = Path(root)
         self.limit = limit_bytes
-        self.hits = 0
-        self.misses = 0
-        self.corrupt = 0
+        self.damaged = 0                # entries found torn or truncated (and spoken again) this run
 
     # ------------------------------------------------------------------ records
 
     def _path(self, content: str, speed: float) -> Path:
         return self.root / content[:2] / content / f"{speed_name(speed)}.take"
 
-    def _stored(self, content: str, suffix: str) -> list[float]:
+    def chosen(self, content: str) -> list[float]:
+        """Speeds whose stored takes a finished speed solve chose (see ``Synthesizer.at_target``)."""
         folder = self.root / content[:2] / content
         try:
-            names = os.listdir(folder)
+            names = set(os.listdir(folder))
         except OSError:
             return []
         out = []
         for n in names:
-            stem = n[: -len(suffix)]
-            if n.endswith(suffix) and (suffix == ".take" or stem + ".take" in names):
+            if n.endswith(".chosen") and n[:-7] + ".take" in names:
                 try:
-                    out.append(float(stem))
+                    out.append(float(n[:-7]))
                 except ValueError:
                     pass
         return sorted(out)
-
-    def speeds(self, content: str) -> list[float]:
-        """Speeds at which this content has a take stored."""
-        return self._stored(content, ".take")
-
-    def chosen(self, content: str) -> list[float]:
-        """Speeds whose takes a finished speed solve chose (see ``Synthesizer.at_target``)."""
-        return self._stored(content, ".chosen")
 
     def mark_chosen(self, content: str, speed: float) -> None:
         path = self._path(content, speed).with_suffix(".chosen")
@@ -127,12 +117,10 @@ class TakeCache:
         try:
             data = path.read_bytes()
         except OSError:
-            self.misses += 1
             return None
         audio = _decode(data)
         if audio is None:                   # torn, truncated or foreign: speak it again
-            self.corrupt += 1
-            self.misses += 1
+            self.damaged += 1
             try:
                 path.unlink()
             except OSError:
@@ -142,7 +130,6 @@ class TakeCache:
             os.utime(path)
         except OSError:
             pass
-        self.hits += 1
         return audio
 
     def put(self, content: str, speed: float, audio: np.ndarray) -> Path:

@@ -40,9 +40,6 @@ class ConditioningStore:
     def __init__(self, library: str | Path | None = None, cache: str | Path | None = None):
         self.library = Path(library).expanduser() if library else None
         self.cache = Path(cache).expanduser() if cache else default_cache()
-        self.errors = 0
-        self.reads = 0
-        self.writes = 0
 
     def _read(self, path: Path, engine: str, version: str, clip_hash: str, kind: str) -> bytes | None:
         if not path.is_file():
@@ -63,7 +60,6 @@ class ConditioningStore:
             if path is not None:
                 data = self._read(path, engine, version, clip_hash, kind)
                 if data is not None:
-                    self.reads += 1
                     return data
         return None
 
@@ -96,7 +92,5 @@ class ConditioningStore:
             finally:
                 db.close()
         except (sqlite3.Error, OSError):
-            self.errors += 1
-            return None
-        self.writes += 1
+            return None        # a cache that cannot be written only costs time
         return path

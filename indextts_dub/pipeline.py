@@ -403,6 +403,7 @@ def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting
     facts = report.RunFacts(engine=info.name, engine_version=info.version, programme=programme,
                             gain_db=mixed.dialogue_gain_db, engine_seconds=synth.engine_seconds,
                             synthesis_calls=synth.calls, mix=mixed.figures, engine_model=info.model_id,
+                            cache_damaged=synth.cache.damaged if synth.cache is not None else 0,
                             engine_notes=list(getattr(synth.engine, "notes", None) or []))
     outputs = {"clips": staging.final("clips/"), "stems": staging.final("stems/"),
                "mix": staging.final(mix_name), "plan": staging.final("plan.json"),

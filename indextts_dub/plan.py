@@ -164,10 +164,6 @@ class PlanEntry:
     def slot(self) -> int:
         return self.cue_end - self.cue_start
 
-    @property
-    def may_spill(self) -> bool:
-        return self.spill > 0
-
 
 @dataclass(frozen=True)
 class Plan:
@@ -508,7 +504,7 @@ def _explain(ep: _Episode, i: int, lines, start, speech, limits, overrun, sol: _
     return "; ".join(parts), warnings
 
 
-def _retime_edits(ep: _Episode, lines, speech, overrun, compressed, plan_to_source=None) -> list[RetimeEdit]:
+def _retime_edits(ep: _Episode, lines, speech, overrun, compressed) -> list[RetimeEdit]:
     """Picture ranges to slow so overrunning (or over-compressed) lines fit at their bound."""
     raw = []
     for i in range(len(ep.cs)):

@@ -16,7 +16,6 @@ from .casting import Line
 from .plan import Plan, PlanEntry, PlanOptions, line_bounds
 from .timebase import SAMPLE_RATE, samples_to_ms
 
-SNAP = 1.03
 
 
 def plan_per_line(lines: list[Line], natural: Mapping[int, int], programme: int | None = None,

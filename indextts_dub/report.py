@@ -28,6 +28,7 @@ class RunFacts:
     synthesis_calls: int = 0
     outputs: dict[str, str] = field(default_factory=dict)
     mix: dict[str, Any] = field(default_factory=dict)      # loudness, true peak, background (mix.MixResult.figures)
+    cache_damaged: int = 0                 # take-cache entries found damaged and spoken again
     engine_model: str = ""                 # EngineInfo.model_id
     engine_notes: list[str] = field(default_factory=list)   # how the engine rendered (its ``notes``)
 
@@ -191,6 +192,8 @@ def summary_text(clips: list[Clip], skipped: list[Skipped], warnings: list[str],
     if facts.wall_seconds:
         rtf = facts.wall_seconds / (facts.programme / SAMPLE_RATE) if facts.programme else 0
         out.append(f"Took {facts.wall_seconds:.1f} s ({rtf:.2f}x real time, engine {facts.engine_seconds:.1f} s)")
+    if facts.cache_damaged:
+        out.append(f"Take cache: {facts.cache_damaged} damaged entries (torn or truncated) were spoken again")
     if facts.engine_notes:
         out.extend(facts.engine_notes)
     notes = [f"  line {c.line.index} ({c.line.cue.file}:{c.line.cue.line}, {c.line.character}): {w}"

@@ -62,7 +62,6 @@ class Picture:
     lanes: list[str]
     bars: list[Bar]
     ticks: list[tuple[float, str]]
-    px_per_second: float
 
 
 def picture(rows: list[dict[str, Any]], lanes: list[str], programme: int, width: int | None = None) -> Picture:
@@ -100,7 +99,7 @@ def picture(rows: list[dict[str, Any]], lanes: list[str], programme: int, width:
     while t <= seconds + 1e-9:
         ticks.append((LABEL_W + PAD + t * pps, _clock(t)))
         t += step
-    return Picture(width, height, lanes, bars, ticks, pps)
+    return Picture(width, height, lanes, bars, ticks)
 
 
 def _tick_step(seconds: float, max_ticks: float) -> float:

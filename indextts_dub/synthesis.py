@@ -99,13 +99,6 @@ class Synthesizer:
             reference_hash=req.reference_hash if self.info.reference_voice else None)
         return content_key(ident, req)
 
-    def stored_speeds(self, line: Line) -> list[float]:
-        content = self.content(line)
-        found = {s for (c, s) in self._memo if c == content}
-        if self.cache is not None:
-            found.update(self.cache.speeds(content))
-        return sorted(found)
-
     def speak(self, line: Line, speed: float) -> np.ndarray:
         """Trimmed 48 kHz audio of ``line`` at ``speed``."""
         speed = float(round(speed, 4))

@@ -412,7 +412,7 @@ def test_missing_files_are_listed_at_once_with_where_they_were_looked_for(tmp_pa
         (aux / f).write_bytes(b"x")
     indextts2_standin.checkpoints(ck, "2")
     engines.check("indextts2", {"checkpoints": str(ck), "aux_dir": str(aux)})
-    eng = engines.load("indextts2", checkpoints=str(ck), aux_dir=str(aux), conditioning_cache=str(tmp_path / "c"))
+    engines.load("indextts2", checkpoints=str(ck), aux_dir=str(aux), conditioning_cache=str(tmp_path / "c"))
     assert standin.calls("init")[0]["aux_paths"]["bigvgan"] == str(snap)
 
 

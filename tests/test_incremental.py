@@ -166,6 +166,7 @@ def test_truncated_cache_entry_is_detected_and_spoken_again(tmp_path, toy_engine
     victim.write_bytes(victim.read_bytes()[:-100])
     res = dub(srt, cast=cast, out=out)
     assert res.facts.synthesis_calls == 1
+    assert res.facts.cache_damaged == 1 and "1 damaged entries" in res.summary
     assert outputs(out) == reference
 
 

@@ -5,25 +5,17 @@ import json
 
 import soundfile as sf
 
-from conftest import realworld, write
+from conftest import DATA, realworld
 from indextts_dub.cues import read_cues
 from indextts_dub.pipeline import dub
 
-CAST = """# The Sintel subtitles name nobody: cue numbers say who speaks.
-characters:
-  Shaman:
-    voice: kokoro:jm_kumo
-    cues: ["1-4", 6, 7, 9, 11, "21-23"]
-  Sintel:
-    voice: kokoro:jf_nezumi
-    cues: [5, 8, 10, "12-20", "24-26"]
-"""
+CAST = DATA / "realworld" / "sintel_cast.yaml"      # cue numbers say who speaks
 
 
 def test_sintel_dubs_with_two_characters(tmp_path):
     srt = tmp_path / "sintel_en.srt"
     srt.write_bytes(realworld("subtitles/sintel_en.srt").read_bytes())
-    res = dub(srt, cast=write(tmp_path / "cast.yaml", CAST), out=tmp_path / "out")
+    res = dub(srt, cast=CAST, out=tmp_path / "out")
     doc = json.loads((tmp_path / "out" / "plan.json").read_text(encoding="utf-8"))
     cues = read_cues(srt)
     assert len(doc["lines"]) + len(doc["skipped"]) == len(cues) == 26

@@ -88,7 +88,6 @@ class KokoroEngine:
             npz = np.load(f)
             self._styles = {k: np.asarray(npz[k], dtype=np.float32) for k in npz.files}
         self._en = None
-        self._zh_ready = False
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- front ends
