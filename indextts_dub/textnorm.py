@@ -12,7 +12,7 @@ import re
 import unicodedata
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_HAN_RE = re.compile(f"[{HAN}]")
+HAN_RE = re.compile(f"[{HAN}]")
 
 # ------------------------------------------------------------------ pinyin
 
@@ -154,7 +154,7 @@ _ANNOTATION = re.compile(r"\[[^\]]*\]|【[^】]*】|（[^）]*）|\((?![a-zü]+[
 
 
 def has_han(text: str) -> bool:
-    return bool(_HAN_RE.search(text))
+    return bool(HAN_RE.search(text))
 
 
 def speakable(text: str) -> bool:

@@ -18,12 +18,10 @@ Readings are lexical (dictionary tones, 5 for neutral); tone sandhi is the engin
 from __future__ import annotations
 
 import functools
-import re
 import threading
 
-from .textnorm import HAN, PINYIN_MARK
+from .textnorm import HAN_RE, PINYIN_MARK
 
-_HAN_RE = re.compile(f"[{HAN}]")
 _lock = threading.Lock()
 
 # phrases the tables read wrongly or miss; added to jieba (so they stay one word) and pypinyin
@@ -115,12 +113,12 @@ def words(text: str) -> list[tuple[str, list[str | None]]]:
         segs = jieba.lcut(plain, cut_all=False, HMM=True)
     readings: list[str | None] = []
     for w in segs:
-        if _HAN_RE.search(w):
+        if HAN_RE.search(w):
             got = lazy_pinyin(w, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: [None] * len(s))
             if len(got) != len(w):          # pypinyin merged or split something: read per character
                 got = [lazy_pinyin(c, style=Style.TONE3, neutral_tone_with_five=True,
-                                   errors=lambda s: [None])[0] if _HAN_RE.match(c) else None for c in w]
-            readings.extend(r if r and _HAN_RE.match(c) else None for c, r in zip(w, got))
+                                   errors=lambda s: [None])[0] if HAN_RE.match(c) else None for c in w]
+            readings.extend(r if r and HAN_RE.match(c) else None for c, r in zip(w, got))
         else:
             readings.extend([None] * len(w))
     _rules(plain, readings)
