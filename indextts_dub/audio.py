@@ -1,11 +1,10 @@
 """Audio helpers: pure functions over float32 numpy arrays, the sample rate always explicit.
 
 Trimming by energy, soxr resampling, Rubber Band R3 time-stretch (pedalboard) finished
-to an exact sample count, and atomic writes (temporary name, fsync, rename).
+to an exact sample count, and WAV/FLAC writing (atomic, through :mod:`fsio`).
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -93,19 +92,13 @@ def write_wav(path: str | Path, x: np.ndarray, sr: int, subtype: str = "PCM_24",
     then rename into place. Written in 30 s blocks (one huge ``sf.write`` of some formats fails)."""
     import soundfile as sf
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    from .fsio import atomic_path
+
     y = np.clip(np.asarray(x, np.float32), -1.0, 1.0)
-    try:
+    with atomic_path(path) as tmp:
         with sf.SoundFile(tmp, "w", samplerate=sr, channels=1 if y.ndim == 1 else y.shape[1],
                           subtype=subtype, format=container) as f:
             block = sr * 30
             for k in range(0, y.shape[0], block):
                 f.write(y[k:k + block])
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    return Path(path)

@@ -23,12 +23,13 @@ import json
 import os
 import shutil
 import struct
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from . import fsio
 
 FORMAT = 1                      # bump when trimming/resampling change what a take holds
 MAGIC = b"IDTAKE01"
@@ -105,12 +106,7 @@ class TakeCache:
         return sorted(out)
 
     def mark_chosen(self, content: str, speed: float) -> None:
-        path = self._path(content, speed).with_suffix(".chosen")
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-            tmp.touch()
-            os.replace(tmp, path)
+        fsio.touch(self._path(content, speed).with_suffix(".chosen"))
 
     def get(self, content: str, speed: float) -> np.ndarray | None:
         path = self._path(content, speed)
@@ -134,15 +130,10 @@ class TakeCache:
 
     def put(self, content: str, speed: float, audio: np.ndarray) -> Path:
         path = self._path(content, speed)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = np.ascontiguousarray(audio, dtype="<f4").tobytes()
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
-        with open(tmp, "wb") as fh:
+        with fsio.atomic_write(path) as fh:
             fh.write(HEADER.pack(MAGIC, audio.size, hashlib.sha256(payload).digest()))
             fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
         return path
 
     # ------------------------------------------------------------------ upkeep
@@ -185,9 +176,7 @@ class TakeCache:
                 p.parent.rmdir()
             except OSError:
                 pass
-        for stale in self.root.glob("*/*/.*.tmp") if self.root.exists() else []:
-            if time.time() - stale.stat().st_mtime > 3600:     # a writer killed long ago
-                stale.unlink(missing_ok=True)
+        fsio.remove_stale(self.root, "*/*/" + fsio.TEMP_GLOB)       # left by writers killed long ago
         return removed, freed
 
     def clear(self) -> int:

@@ -21,6 +21,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from . import fsio
+
 _TABLE = """
 CREATE TABLE IF NOT EXISTS conditioning (
     engine TEXT NOT NULL, engine_version TEXT NOT NULL, clip_hash TEXT NOT NULL, kind TEXT NOT NULL,
@@ -29,9 +31,7 @@ CREATE TABLE IF NOT EXISTS conditioning (
 
 
 def default_cache() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("indextts-dub")) / "conditioning.sqlite"
+    return fsio.cache_dir() / "conditioning.sqlite"
 
 
 class ConditioningStore:

@@ -7,7 +7,6 @@ keeping the original audio as the second.
 """
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import DubError
+from .fsio import atomic_path
 from .timebase import SAMPLE_RATE
 
 
@@ -120,7 +120,6 @@ def mux(video: VideoInfo, dub_wav: str | Path, out: str | Path, language: str | 
         audio_bitrate: str = "192k") -> Path:
     """Copy the video stream, add the dub (AAC) as audio track 1, keep the original audio as track 2."""
     out = Path(out)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
 
     def attempt(copy_original: bool) -> subprocess.CompletedProcess:
         args = ["-y", "-v", "error", "-i", video.path, "-i", str(dub_wav),
@@ -139,16 +138,10 @@ def mux(video: VideoInfo, dub_wav: str | Path, out: str | Path, language: str | 
         args += [str(tmp)]
         return _run(args)
 
-    try:
+    with atomic_path(out) as tmp:
         proc = attempt(copy_original=True)
         if proc.returncode != 0 and video.has_audio:
             proc = attempt(copy_original=False)   # the original codec does not fit the container
         if proc.returncode != 0:
             raise DubError.at(video.path, None, "--video", f"muxing failed: {_ffmpeg_reason(proc.stderr)}")
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out

@@ -24,7 +24,8 @@ from typing import Any
 from . import rates, timeline as timeline_mod
 from .framesnap import is_dub_track
 from .otio_in import TimelineIn, TimelineOptions
-from .staging import Staging
+from . import fsio
+from .fsio import Staging
 from .timebase import SAMPLE_RATE
 
 KEY = "indextts_dub"
@@ -122,7 +123,7 @@ def write_all(staging: Staging, clips, characters: list[str], media: dict[int, P
         doc = _otio_json(built)
         base_obj = timeline_mod.build([], [], {}, programme, name, video_info, extra)
     master = staging.path("timeline.otio")
-    master.write_text(dump(doc), encoding="utf-8")
+    fsio.write_text(master, dump(doc))
     files["timeline"] = staging.final("timeline.otio")
 
     # ---- editor copies

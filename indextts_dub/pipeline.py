@@ -26,7 +26,7 @@ from .fit import Clip, fit
 from .plan import SPEED_BOUNDS, Plan, PlanOptions, plan as make_plan
 from .plan_per_line import plan_per_line
 from .cache import DIRNAME as CACHE_DIRNAME, TakeCache
-from .staging import Staging
+from .fsio import Staging
 from .synthesis import NotCached, Synthesizer
 from .timebase import SAMPLE_RATE, timecode
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from . import refclip
+from . import fsio, refclip
 from .engines import EngineInfo
 
 DEFAULT_VOICE = "kokoro:jf_tebukuro"     # a run without a casting file, for engines without voices
@@ -23,9 +23,7 @@ PROMPT = ("Good morning. 今天的天气很好，我们一起去公园散步吧�
 
 
 def _cache_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("indextts-dub")) / "prompts"
+    return fsio.cache_dir("prompts")
 
 
 def borrowed(voice: str, info: EngineInfo) -> tuple[str, str] | None:
@@ -51,8 +49,6 @@ def borrowed(voice: str, info: EngineInfo) -> tuple[str, str] | None:
 
 def prompt_clip(engine_name: str, voice: str) -> refclip.RefClip:
     """The prompt clip of ``engine_name``'s ``voice``: spoken once, then read from the cache."""
-    import os
-
     import numpy as np
 
     from . import audio, engines
@@ -64,8 +60,5 @@ def prompt_clip(engine_name: str, voice: str) -> refclip.RefClip:
     if not path.is_file():
         engine = engines.load(engine_name)
         x = np.asarray(engine.synthesize(Request(text=PROMPT, voice=voice, language="zh")), np.float32)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        audio.write_wav(tmp, x, info.sample_rate, subtype="PCM_16")
-        os.replace(tmp, path)
+        audio.write_wav(path, x, info.sample_rate, subtype="PCM_16")
     return refclip.read_clip(path, refclip.VOICE_SECONDS, f"{engine_name}:{voice} prompt clip")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any
 
 from .casting import Skipped
 from .fit import Clip
+from .fsio import atomic_write
 from .plan import Plan
 from .timebase import SAMPLE_RATE, timecode
 
@@ -160,13 +160,9 @@ def _max_jump(clips: list[Clip]) -> float:
 
 
 def write_json(doc: dict[str, Any], path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path, "w") as fh:
         json.dump(doc, fh, ensure_ascii=False, indent=2)
         fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
     return path
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .fsio import atomic_path, write_text
 from .timebase import SAMPLE_RATE, samples_to_ms, timecode
 
 LANE_H = 34
@@ -204,9 +205,8 @@ def png(pic: Picture, path: Path, max_width: int = 4000) -> Path:
             d.rectangle([x0, b.y, x1, b.y + b.h], outline=b.colour)
         else:
             d.rectangle([x0, b.y, x1, b.y + b.h], fill=b.colour)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
     return path
 
 
@@ -383,11 +383,6 @@ def write(out_html: Path, out_png: Path | None, title: str, doc: dict[str, Any])
     lanes = list(dict.fromkeys(r["character"] for r in rows))
     pic = picture(rows, lanes, doc["programme_samples"])
     text = page(title, rows, pic, doc)
-    tmp = out_html.with_name(f".{out_html.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, out_html)
+    write_text(out_html, text)
     if out_png is not None:
         png(pic, out_png)

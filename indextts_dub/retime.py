@@ -10,12 +10,12 @@ planned in the retimed picture's time, so it lines up with the result.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 from .errors import DubError
+from .fsio import atomic_path, atomic_write
 from .media import VideoInfo, _ffmpeg_reason, ffmpeg_exe
 from .plan import Plan, RetimeEdit
 from .timebase import SAMPLE_RATE
@@ -36,11 +36,9 @@ def edit_list(plan: Plan, fps: Fraction | None = None) -> dict:
 
 
 def write_edit_list(plan: Plan, path: Path, fps: Fraction | None = None) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_write(path, "w") as fh:
         json.dump(edit_list(plan, fps), fh, indent=2)
         fh.write("\n")
-    os.replace(tmp, path)
     return path
 
 
@@ -85,20 +83,15 @@ def render(video: VideoInfo, edits: tuple[RetimeEdit, ...] | list[RetimeEdit], o
             graph.append(f"[0:a:0]atrim=start={_sec(a)}:end={_sec(b)},asetpts=PTS-STARTPTS{tempo}[a{k}]")
             labels.append(f"[a{k}]")
     graph.append(f"{''.join(labels)}concat=n={len(pieces)}:v=1:a={1 if audio else 0}[vout]" + ("[aout]" if audio else ""))
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}{out.suffix}")
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error", "-i", video.path,
             "-filter_complex", ";".join(graph), "-map", "[vout]"]
     if audio:
         args += ["-map", "[aout]", "-c:a", "aac", "-b:a", "192k", "-ar", str(SAMPLE_RATE)]
     fps = video.fps
     args += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-             "-fps_mode", "cfr", "-r", f"{fps.numerator}/{fps.denominator}", str(tmp)]
-    try:
-        proc = subprocess.run(args, capture_output=True, text=True)
+             "-fps_mode", "cfr", "-r", f"{fps.numerator}/{fps.denominator}"]
+    with atomic_path(out) as tmp:
+        proc = subprocess.run(args + [str(tmp)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise DubError.at(video.path, None, "--retime-video", f"rendering failed: {_ffmpeg_reason(proc.stderr)}")
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out

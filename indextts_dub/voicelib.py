@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import embedding, refclip
+from . import embedding, fsio, refclip
 from .errors import DubError
 
 SCHEMA_VERSION = 1
@@ -55,9 +55,7 @@ CREATE TABLE IF NOT EXISTS conditioning (
 def default_path() -> Path:
     if os.environ.get(ENV):
         return Path(os.environ[ENV]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("indextts-dub")) / "voices.sqlite"
+    return fsio.data_dir() / "voices.sqlite"
 
 
 def _now() -> str:
@@ -164,20 +162,12 @@ class Library:
 
     def clip_file(self, clip_hash: str, folder: str | Path | None = None) -> Path:
         """The stored clip as a WAV file (for engines that read paths), named by its hash."""
-        if folder is None:
-            import platformdirs
-
-            folder = Path(platformdirs.user_cache_dir("indextts-dub")) / "clips"
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{clip_hash}.wav"
+        path = (Path(folder) if folder is not None else fsio.cache_dir("clips")) / f"{clip_hash}.wav"
         if not path.exists():
             row = self.db.execute("SELECT wav FROM clips WHERE hash=?", (clip_hash,)).fetchone()
             if row is None:
                 raise DubError.at(self.path, None, "clips", f"clip {clip_hash[:12]} is missing from the library")
-            tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-            tmp.write_bytes(row[0])
-            os.replace(tmp, path)
+            fsio.write_bytes(path, row[0])
         return path
 
     # ------------------------------------------------------------ deny list

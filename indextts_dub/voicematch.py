@@ -18,13 +18,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import embedding
+from . import embedding, fsio
 from .engines import Engine, Request
 
 PROBE = "Good morning, everyone. 今天我们一起读这段话，好吗？"
@@ -48,9 +47,7 @@ class VoiceMatch:
 
 
 def _cache_file() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("indextts-dub")) / "voice-embeddings.json"
+    return fsio.cache_dir() / "voice-embeddings.json"
 
 
 PACKAGED = Path(__file__).with_name("data") / "voice_embeddings.json"
@@ -69,12 +66,8 @@ def _load_cache() -> dict[str, list[float]]:
 
 
 def _save_cache(cache: dict[str, list[float]]) -> None:
-    path = _cache_file()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(cache), encoding="utf-8")
-        os.replace(tmp, path)
+        fsio.write_text(_cache_file(), json.dumps(cache))
     except OSError:
         pass      # a cache that cannot be written only costs time
 
@@ -141,7 +134,7 @@ def write_table(path: Path = PACKAGED) -> Path:
     eng = engines.load("kokoro")
     table = {_key(eng, v): [round(float(a), 7) for a in voice_embedding(eng, v, {})] for v in eng.info.voice_ids()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(table, indent=0, sort_keys=True) + "\n", encoding="utf-8")
+    fsio.write_text(path, json.dumps(table, indent=0, sort_keys=True) + "\n")
     return path
 
 

@@ -10,26 +10,19 @@ library entry, resolved once per run before any line is spoken.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
-from . import embedding, prompts, voicematch
+from . import embedding, fsio, prompts, voicematch
 from .casting import Cast, ResolvedVoice, VoiceSpec, resolve_voice, unknown_voice_message
 from .engines import Engine, EngineInfo
 from .errors import DubError, Problems
 
 
 def _clip_cache_file(clip) -> Path:
-    import platformdirs
-
-    folder = Path(platformdirs.user_cache_dir("indextts-dub")) / "clips"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{clip.hash}.wav"
+    path = fsio.cache_dir("clips") / f"{clip.hash}.wav"
     if not path.exists():
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_bytes(clip.wav_bytes())
-        os.replace(tmp, path)
+        fsio.write_bytes(path, clip.wav_bytes())
     return path
 
 

@@ -23,6 +23,7 @@ import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from ..fsio import write_text
 from . import CannotWrite
 
 EDITORS = "Premiere Pro, DaVinci Resolve (File > Import > Timeline), Final Cut Pro 7"
@@ -151,4 +152,4 @@ def complete(text: str, ctx) -> str:
 
 
 def write(ctx, path: Path) -> None:
-    path.write_text(to_string(ctx), encoding="utf-8")
+    write_text(path, to_string(ctx))

@@ -13,6 +13,7 @@ import copy
 import io
 from pathlib import Path
 
+from ..fsio import write_text
 from . import CannotWrite
 from .fcp7 import _replace_nested
 
@@ -32,4 +33,4 @@ def to_string(ctx) -> str:
 
 
 def write(ctx, path: Path) -> None:
-    path.write_text(to_string(ctx), encoding="utf-8")
+    write_text(path, to_string(ctx))

@@ -9,4 +9,6 @@ EDITORS = "DaVinci Resolve 18.5+, Kdenlive 25.04+, Hiero/Nuke Studio, Flame, Ope
 def write(ctx, path: Path) -> None:
     from ..otio_out import dump
 
-    path.write_text(dump(ctx.doc), encoding="utf-8")
+    from ..fsio import write_text
+
+    write_text(path, dump(ctx.doc))

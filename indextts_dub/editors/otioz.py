@@ -11,6 +11,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+from ..fsio import atomic_path
 from . import CannotWrite
 
 EDITORS = "DaVinci Resolve 18.5+ (media inside one file), OpenRV, any OTIO tool"
@@ -54,8 +55,6 @@ def write(ctx, path: Path) -> None:
                               "an OTIOZ bundle needs unique names")
         by_name[name] = local
         ref["target_url"] = f"media/{name}"
-    tmp = path.with_name(f".{path.name}.tmp")
-
     def entry(name: str, compress: int) -> zipfile.ZipInfo:
         # a fixed date: the same inputs give the same bytes (a resumed run equals a clean one)
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
@@ -63,13 +62,12 @@ def write(ctx, path: Path) -> None:
         info.external_attr = 0o644 << 16
         return info
 
-    with zipfile.ZipFile(tmp, "w") as z:
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as z:
         z.writestr(entry("version.txt", zipfile.ZIP_DEFLATED), BUNDLE_VERSION)
         z.writestr(entry("content.otio", zipfile.ZIP_DEFLATED), dump(doc))
         for name, local in sorted(by_name.items()):
             with z.open(entry(f"media/{name}", zipfile.ZIP_STORED), "w") as dst, open(local, "rb") as src:
                 shutil.copyfileobj(src, dst, 1 << 20)
-    tmp.replace(path)
     if offline:
         ctx.notes.append(f"editor/timeline.otioz: {len(offline)} offline media reference(s) kept as they are "
                          f"(not inside the bundle), e.g. {offline[0]}")
