@@ -34,10 +34,10 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=20)
     args = ap.parse_args()
     from benchmarks.dub_run import EN, ZH
-    from indextts_dub import zh
+    from indextts_dub.text import zh
     from indextts_dub.engines import Request
     from indextts_dub.engines.kokoro import KokoroEngine
-    from indextts_dub.textnorm import speech_text
+    from indextts_dub.text.speech import speech_text
 
     corpus = [ln.split("\t")[0] for ln in (REPO / "tests" / "data" / "zh_corpus.tsv").read_text(encoding="utf-8")
               .splitlines() if ln and not ln.startswith("#")]

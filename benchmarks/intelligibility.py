@@ -57,7 +57,7 @@ def units(text: str, language: str) -> list[str]:
     if language == "zh":
         from pypinyin import lazy_pinyin
 
-        from indextts_dub.textnorm import normalize_zh_numbers
+        from indextts_dub.text.speech import normalize_zh_numbers
 
         han_and_words = re.findall(r"[\u4e00-\u9fff]|[A-Za-z]+", normalize_zh_numbers(text))
         out = []

@@ -25,9 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indextts_dub import audio, editors, rates, timeline as timeline_mod  # noqa: E402
-from indextts_dub.otio_in import TimelineOptions, open_timeline  # noqa: E402
-from indextts_dub.otio_out import EditorCopy, base_document, dump, splice  # noqa: E402
+from indextts_dub import audio, editors, timebase, timeline as timeline_mod  # noqa: E402
+from indextts_dub.cues.timeline_in import TimelineOptions, open_timeline  # noqa: E402
+from indextts_dub.cues.otio_json import dump  # noqa: E402
+from indextts_dub.otio_out import EditorCopy, base_document, splice  # noqa: E402
 from indextts_dub.casting import Line  # noqa: E402
 from indextts_dub.cues import Cue  # noqa: E402
 from indextts_dub.fit import Clip  # noqa: E402
@@ -39,7 +40,7 @@ RATE = Fraction(24000, 1001)
 def make_input(n: int):
     import opentimelineio as otio
 
-    r = rates.rate_float(RATE)
+    r = timebase.rate_float(RATE)
     tl = otio.schema.Timeline(name="bench", global_start_time=otio.opentime.RationalTime(86400, r))
     tl.metadata["studio"] = {"show": "bench"}
     v = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
             eobj = copy.deepcopy(tin.timeline)
             for t in snapped:
                 eobj.tracks.append(t)
-            edoc, _ = splice(base_document(tin), snapped, {"frame_rate": rates.rate_text(RATE)})
+            edoc, _ = splice(base_document(tin), snapped, {"frame_rate": timebase.rate_text(RATE)})
             ctx = EditorCopy("bench", edoc, eobj, RATE, tin.start_frame, False, tin.length, {}, 1920, 1080, path)
             row = {"format": adapter, "read": t_read, "merge": t_merge, "master .otio": t_master, "snap+media": t_snap}
             for fmt in editors.NAMES:

@@ -44,11 +44,12 @@ from typing import Any
 
 from . import emotion as emo
 from . import refclip, yamlfile
-from .cues import Cue, join_display
+from .cues import Cue
+from .text.speech import join_display
 from .engines import EngineInfo
 from .errors import DubError, Problems
-from .textenc import read_text
-from .textnorm import has_han, speakable, speech_text
+from .text.encoding import read_text
+from .text.speech import has_han, speakable, speech_text
 
 DEFAULT_CHARACTER = "Narrator"
 DEFAULT_SPEED_BOUNDS = (0.75, 1.25)

@@ -67,7 +67,8 @@ def _cmd_dub(args: argparse.Namespace) -> int:
     from . import timeline_cli
 
     subtitles, timeline = timeline_cli.inputs(args)
-    kwargs = dict(_dub_kwargs(args), timeline=timeline, timeline_options=timeline_cli.options(args))
+    kwargs = dict(_dub_kwargs(args), timeline=timeline, timeline_options=timeline_cli.options(args),
+                  editor_copies=timeline_cli.editor_copies(args))
     if args.dry_run:
         from .pipeline import dry_run
 

@@ -22,10 +22,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import rates
+from . import timebase
+from .cues.otio_json import KEY
 from .timebase import SAMPLE_RATE
 
-KEY = "indextts_dub"
 
 
 def is_dub_track(track) -> bool:
@@ -83,15 +83,15 @@ def segments(track, rate: Fraction, wav_path: Callable[[str], Path]) -> list[Seg
         if not isinstance(item, otio.schema.Clip):
             continue
         r = track.range_of_child_at_index(i)
-        s = rates.rt_to_samples(r.start_time)
-        n = rates.rt_to_samples(r.duration)
-        src_start = rates.rt_to_samples(item.source_range.start_time) if item.source_range else 0
+        s = timebase.rt_to_samples(r.start_time)
+        n = timebase.rt_to_samples(r.duration)
+        src_start = timebase.rt_to_samples(item.source_range.start_time) if item.source_range else 0
         x = _read_wav(wav_path(item.media_reference.target_url), src_start, n)
         e = s + n
-        f0 = rates.frame_at(s, rate)
-        f1 = max(rates.frames_covering(e, rate), f0 + 1)
-        b0 = rates.frame_to_sample(f0, rate)
-        b1 = rates.frame_to_sample(f1, rate)
+        f0 = timebase.frame_at(s, rate)
+        f1 = max(timebase.frames_covering(e, rate), f0 + 1)
+        b0 = timebase.frame_to_sample(f0, rate)
+        b1 = timebase.frame_to_sample(f1, rate)
         media = np.zeros(b1 - b0, np.float32)
         media[s - b0: s - b0 + n] = x
         seg = Segment(f0, f1 - f0, b0, media, s, item)
@@ -122,7 +122,7 @@ def segments(track, rate: Fraction, wav_path: Callable[[str], Path]) -> list[Seg
 def _rt(frames: int, rate: Fraction):
     import opentimelineio as otio
 
-    return otio.opentime.RationalTime(frames, rates.rate_float(rate))
+    return otio.opentime.RationalTime(frames, timebase.rate_float(rate))
 
 
 def _tr(start: int, dur: int, rate: Fraction):
@@ -139,7 +139,7 @@ def snap_track(track, rate: Fraction, programme: int, wav_path: Callable[[str], 
     from . import audio
 
     out = otio.schema.Track(name=track.name, kind=track.kind)
-    out.metadata[KEY] = dict(track.metadata[KEY]) | {"frame_rate": rates.rate_text(rate)}
+    out.metadata[KEY] = dict(track.metadata[KEY]) | {"frame_rate": timebase.rate_text(rate)}
     pos = 0
     for seg in segments(track, rate, wav_path):
         if seg.frame > pos:
@@ -153,20 +153,20 @@ def snap_track(track, rate: Fraction, programme: int, wav_path: Callable[[str], 
                                             available_range=_tr(0, seg.frames, rate))
         clip = otio.schema.Clip(name=src.name, media_reference=ref, source_range=_tr(0, seg.frames, rate))
         md = dict(src.metadata[KEY]) if KEY in src.metadata else {}
-        md["editor_copy"] = {"frame_rate": rates.rate_text(rate), "frame": seg.frame, "frames": seg.frames,
+        md["editor_copy"] = {"frame_rate": timebase.rate_text(rate), "frame": seg.frame, "frames": seg.frames,
                              "lead_samples": seg.lead, "media_samples": int(seg.audio.size),
                              "carries_tail_of": seg.carries_tail_of, "absorbed": seg.absorbed}
         clip.metadata[KEY] = md
         out.append(clip)
         pos = seg.frame + seg.frames
-    end = rates.frames_covering(programme, rate)
+    end = timebase.frames_covering(programme, rate)
     if end > pos:
         out.append(otio.schema.Gap(source_range=_tr(0, end - pos, rate)))
     for m in track.markers:
-        s = rates.rt_to_samples(m.marked_range.start_time)
-        e = s + rates.rt_to_samples(m.marked_range.duration)
-        f0 = rates.frame_at(s, rate)
-        nm = otio.schema.Marker(name=m.name, marked_range=_tr(f0, rates.frames_covering(e, rate) - f0, rate),
+        s = timebase.rt_to_samples(m.marked_range.start_time)
+        e = s + timebase.rt_to_samples(m.marked_range.duration)
+        f0 = timebase.frame_at(s, rate)
+        nm = otio.schema.Marker(name=m.name, marked_range=_tr(f0, timebase.frames_covering(e, rate) - f0, rate),
                                 color=m.color, metadata=copy.deepcopy(dict(m.metadata)))
         nm.comment = m.comment
         out.markers.append(nm)
@@ -195,5 +195,5 @@ def needs_snapping(track) -> bool:
 
     for item in track:
         if isinstance(item, (otio.schema.Clip, otio.schema.Gap)) and item.source_range is not None:
-            return rates.rate_fraction(item.source_range.duration.rate) == SAMPLE_RATE
+            return timebase.rate_fraction(item.source_range.duration.rate) == SAMPLE_RATE
     return False

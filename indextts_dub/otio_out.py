@@ -21,24 +21,18 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from . import rates, timeline as timeline_mod
+from . import timebase, timeline as timeline_mod
 from .framesnap import is_dub_track
-from .otio_in import TimelineIn, TimelineOptions
+from .cues.otio_json import KEY, dump
+from .cues.timeline_in import TimelineIn, TimelineOptions
 from . import fsio
 from .fsio import Staging
 from .timebase import SAMPLE_RATE
-
-KEY = "indextts_dub"
-
 
 def _otio_json(obj) -> Any:
     import opentimelineio as otio
 
     return json.loads(otio.adapters.write_to_string(obj, adapter_name="otio_json"))
-
-
-def dump(doc: Any) -> str:
-    return json.dumps(doc, indent=4, ensure_ascii=False) + "\n"
 
 
 def _is_dub_track_json(t: Any) -> bool:
@@ -97,7 +91,8 @@ class TimelineOutputs:
 
 
 def write_all(staging: Staging, clips, characters: list[str], media: dict[int, Path], programme: int, name: str,
-              video_info, extra: dict, source: TimelineIn | None, opts: TimelineOptions | None) -> TimelineOutputs:
+              video_info, extra: dict, source: TimelineIn | None, opts: TimelineOptions | None,
+              editor_copies: tuple[str, ...] | None = None) -> TimelineOutputs:
     """Write the master timeline and the editor copies into staging; see the module docstring."""
     import opentimelineio as otio
 
@@ -130,14 +125,14 @@ def write_all(staging: Staging, clips, characters: list[str], media: dict[int, P
     if source is not None:
         rate, start_frame, drop = source.rate, source.start_frame, source.drop_frame
     elif video_info is not None:
-        rate, start_frame = rates.rate_fraction(video_info.fps) if not isinstance(video_info.fps, Fraction) else video_info.fps, 0
-        drop = rates.is_drop_frame_rate(rate)
+        rate, start_frame = timebase.rate_fraction(video_info.fps) if not isinstance(video_info.fps, Fraction) else video_info.fps, 0
+        drop = timebase.is_drop_frame_rate(rate)
     elif opts.fps is not None:
-        rate, start_frame, drop = opts.fps, 0, rates.is_drop_frame_rate(opts.fps)
+        rate, start_frame, drop = opts.fps, 0, timebase.is_drop_frame_rate(opts.fps)
     else:
         notes.append("editor copies not written: no frame rate is known (give --fps, --video or a timeline)")
         return TimelineOutputs(files, notes)
-    wanted = editors.resolve(opts.editor_copies)
+    wanted = editors.resolve(editor_copies)
     if not wanted:
         return TimelineOutputs(files, notes)
 
@@ -162,13 +157,13 @@ def write_all(staging: Staging, clips, characters: list[str], media: dict[int, P
     snapped = framesnap.snap_timeline_tracks(_as_timeline(dub_tracks), rate, programme, wav_path, media_staged,
                                              media_url=media_url)
     files["editor_media"] = staging.final("editor/media")
-    edoc, _ = splice(doc, snapped, meta | {"frame_rate": rates.rate_text(rate), "drop_frame": drop,
+    edoc, _ = splice(doc, snapped, meta | {"frame_rate": timebase.rate_text(rate), "drop_frame": drop,
                                            "editor_copy": True})
     eobj = base_obj
     eobj_tracks = [t for t in eobj.tracks if not is_dub_track(t)]
     eobj.tracks[:] = eobj_tracks + snapped
     if eobj.global_start_time is None or source is None:     # adapters need the timeline's start at its rate
-        eobj.global_start_time = otio.opentime.RationalTime(start_frame, rates.rate_float(rate))
+        eobj.global_start_time = otio.opentime.RationalTime(start_frame, timebase.rate_float(rate))
     width = getattr(video_info, "width", None)
     height = getattr(video_info, "height", None)
     ctx = EditorCopy(name, edoc, eobj, rate, start_frame, drop, programme, staged, width, height,

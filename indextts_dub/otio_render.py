@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import rates
+from . import timebase
 from .timebase import SAMPLE_RATE
 
 
@@ -35,7 +35,7 @@ def placed_clips(timeline, base: Path | None = None) -> list[Placed]:
     """Every enabled audio clip with a local file, in samples at 48 kHz."""
     import opentimelineio as otio
 
-    from .otio_in import resolve_media_path
+    from .cues.timeline_in import resolve_media_path
 
     out = []
     for track in timeline.tracks:
@@ -53,8 +53,8 @@ def placed_clips(timeline, base: Path | None = None) -> list[Placed]:
             r = track.range_of_child_at_index(i)
             sr = item.trimmed_range()
             avail = ref.available_range.start_time if ref.available_range is not None else None
-            src = rates.rt_to_samples(sr.start_time) - (rates.rt_to_samples(avail) if avail is not None else 0)
-            out.append(Placed(item.name, path, rates.rt_to_samples(r.start_time), src, rates.rt_to_samples(r.duration)))
+            src = timebase.rt_to_samples(sr.start_time) - (timebase.rt_to_samples(avail) if avail is not None else 0)
+            out.append(Placed(item.name, path, timebase.rt_to_samples(r.start_time), src, timebase.rt_to_samples(r.duration)))
     return out
 
 
@@ -63,7 +63,7 @@ def render(timeline, out_wav: str | Path, length: int | None = None, base: Path 
     from .media import ffmpeg_exe
 
     clips = placed_clips(timeline, base)
-    total = length if length is not None else rates.rt_to_samples(timeline.duration())
+    total = length if length is not None else timebase.rt_to_samples(timeline.duration())
     args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error",
             "-f", "lavfi", "-i", f"anullsrc=r={SAMPLE_RATE}:cl=mono"]
     parts = [f"[0:a]atrim=end_sample={total}[base]"]
@@ -93,7 +93,7 @@ def render(timeline, out_wav: str | Path, length: int | None = None, base: Path 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .otio_in import TimelineOptions, open_timeline
+    from .cues.timeline_in import TimelineOptions, open_timeline
 
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 2:

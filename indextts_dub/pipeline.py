@@ -16,11 +16,11 @@ from typing import Callable
 
 import numpy as np
 
-from . import audio, engineopts, engines, media, otio_out, prompts, report, report_html, voicing
+from . import audio, editors, engineopts, engines, media, otio_out, prompts, report, report_html, voicing
 from . import mix as mixing
 from .casting import Cast, Casting, cast as cast_lines, load_cast
-from .otio_cues import load_inputs
-from .otio_in import TimelineIn, TimelineOptions
+from .cues import load_cues
+from .cues.timeline_in import TimelineIn, TimelineOptions
 from .errors import DubError, Problems
 from .fit import Clip, fit
 from .plan import SPEED_BOUNDS, Plan, PlanOptions, plan as make_plan
@@ -102,7 +102,7 @@ def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: st
     (see :mod:`engineopts`: the engine checks them, and its files, before anything loads)."""
     if speed_bounds is not None:
         _check_bounds(speed_bounds)
-    cues, source, name = load_inputs(subtitles, timeline, encoding, timeline_options)
+    cues, source, name = load_cues(subtitles, timeline, encoding, timeline_options)
     the_cast = load_cast(cast) if cast is not None else Cast(file="<no casting file>", engine=engine or "kokoro",
                                                                default_voice=voice)
     lo, hi = speed_bounds or the_cast.speed_bounds or SPEED_BOUNDS
@@ -156,7 +156,7 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         timeline: str | Path | None = None, timeline_options: TimelineOptions | None = None,
         plan_options: PlanOptions | None = None, mix_options: mixing.MixOptions | None = None,
         planner: str = "episode", retime_video: bool = False, engine_options: dict | None = None,
-        progress: Progress | None = None) -> DubResult:
+        editor_copies: tuple[str, ...] | None = None, progress: Progress | None = None) -> DubResult:
     """Dub a subtitle file: speak every line with its character's voice, fit it to its
     slot, and write clips, stems, the mix, the timeline, the plan, the report and (with a
     video) the muxed video into ``out``. Raises :class:`DubError` for bad input, before
@@ -177,6 +177,7 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
     """
     t_start = time.perf_counter()
     mopts = _check_run_options(video, plan_options, mix_options, planner, retime_video)
+    editors.resolve(editor_copies)          # a bad format name stops the run before any work
     staging = Staging(out, wait=wait)
     mopts = _keep_previous_gain(mopts, Path(out) / "plan.json")
     try:
@@ -216,7 +217,7 @@ def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path
         else:
             programme = max(max(c.end for c in clips), max(e.cue_end for e in the_plan.entries))
         facts = _deliver(staging, clips, lines, the_plan, inp.casting, programme, video_info, info, subtitles,
-                         synth, mopts, inp.source, inp.name, timeline_options)
+                         synth, mopts, inp.source, inp.name, timeline_options, editor_copies)
         facts.wall_seconds = time.perf_counter() - t_start
         placed = staging.commit()
         if take_cache is not None:
@@ -256,7 +257,7 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
             library: str | Path | None = None, timeline: str | Path | None = None,
             timeline_options: TimelineOptions | None = None, plan_options: PlanOptions | None = None,
             planner: str = "episode", retime_video: bool = False, engine_options: dict | None = None,
-            **_ignored) -> list[Decision]:
+            editor_copies: tuple[str, ...] | None = None, **_ignored) -> list[Decision]:
     """What :func:`dub` would re-synthesize, re-fit or reuse, judged from the take cache and
     the previous run's ``plan.json``; writes nothing and never loads the engine."""
     inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
@@ -358,7 +359,8 @@ def _plan_options(plan_options: PlanOptions | None, inp: Inputs, retime_video: b
 def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting: Casting, programme: int,
              video_info: media.VideoInfo | None, info: engines.EngineInfo, subtitles, synth: Synthesizer,
              mopts: mixing.MixOptions, source: TimelineIn | None = None, name: str = "dub",
-             timeline_options: TimelineOptions | None = None) -> report.RunFacts:
+             timeline_options: TimelineOptions | None = None,
+             editor_copies: tuple[str, ...] | None = None) -> report.RunFacts:
     characters = list(dict.fromkeys(ln.character for ln in lines))
     fnames = _file_names(characters)
     stems = {ch: np.zeros(programme, np.float32) for ch in characters}
@@ -429,7 +431,7 @@ def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting
                                     "mix_gain_db": round(mixed.dialogue_gain_db, 2),
                                     "subtitles": str(subtitles) if subtitles is not None else None,
                                     "video_retimed": the_plan.retime_applied},
-                                   source, timeline_options)
+                                   source, timeline_options, editor_copies)
     casting.warnings.extend(timelines.notes)
     outputs.update(timelines.files)
     facts.outputs = {k: str(v) for k, v in outputs.items()}

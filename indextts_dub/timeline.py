@@ -12,9 +12,9 @@ from typing import Any
 from .fit import Clip
 from .report import line_casting
 from .media import VideoInfo
+from .cues.otio_json import KEY
 from .timebase import SAMPLE_RATE
 
-KEY = "indextts_dub"
 
 
 def _rt(samples: int, rate: float = SAMPLE_RATE):

@@ -4,22 +4,8 @@ from __future__ import annotations
 import argparse
 from fractions import Fraction
 
-from .errors import DubError
-from .otio_in import TimelineOptions
-
-
-def parse_rate(text: str, flag: str) -> Fraction:
-    """``24``, ``23.976``, ``24000/1001``, ``29.97`` -> an exact rate."""
-    from .rates import rate_fraction
-
-    try:
-        if "/" in text:
-            num, den = text.split("/", 1)
-            r = Fraction(int(num), int(den))
-            return rate_fraction(float(r)) if r.denominator not in (1, 1001) else r
-        return rate_fraction(float(text))
-    except (ValueError, ZeroDivisionError):
-        raise DubError.at(None, None, flag, f"not a frame rate: {text!r} (e.g. 25, 23.976, 24000/1001)") from None
+from .cues.timeline_in import TimelineOptions
+from .timebase import parse_rate
 
 
 def add_arguments(d: argparse.ArgumentParser) -> None:
@@ -46,8 +32,11 @@ def options(args: argparse.Namespace) -> TimelineOptions:
         subtitle_clock=args.subtitle_clock,
         fps=parse_rate(args.fps, "--fps") if args.fps else None,
         subtitle_fps=parse_rate(args.subtitle_fps, "--subtitle-fps") if args.subtitle_fps else None,
-        editor_copies=tuple(x for x in args.editor_copies.split(",")) if args.editor_copies is not None else None,
         allow_offline_media=args.allow_offline_media)
+
+
+def editor_copies(args: argparse.Namespace) -> tuple[str, ...] | None:
+    return tuple(x for x in args.editor_copies.split(",")) if args.editor_copies is not None else None
 
 
 def inputs(args: argparse.Namespace) -> tuple[str, str | None]:

@@ -23,7 +23,7 @@ def _folder() -> Path:
 def speech(voice: str, lang: str = "zh", speed: float = 1.0) -> Path:
     """A clip of ``voice`` (a built-in voice or blend) reading a sentence, 24 kHz mono."""
     from indextts_dub.engines import Request, load
-    from indextts_dub.textnorm import speech_text
+    from indextts_dub.text.speech import speech_text
 
     x = load("kokoro").synthesize(Request(text=speech_text(TEXTS[lang], lang), voice=voice, language=lang,
                                           speed=speed))

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import realworld, write
-from indextts_dub.cues import read_cues, split_speaker
+from indextts_dub.cues import read_cues
+from indextts_dub.cues.cue import split_speaker
 from indextts_dub.errors import DubError
 
 SRT = """1

@@ -14,8 +14,8 @@ import soundfile as sf
 
 from conftest import REPO, run_cli, write
 from indextts_dub.cues import read_cues
-from indextts_dub.otio_cues import cues_from_timeline
-from indextts_dub.otio_in import TimelineOptions, open_timeline
+from indextts_dub.cues.timeline_cues import cues_from_timeline
+from indextts_dub.cues.timeline_in import TimelineOptions, open_timeline
 from timeline_helpers import RATES, TOY_CAST, TOY_CUES, make_srt, make_timeline, write_otio
 
 BIN = Path(sys.executable).parent

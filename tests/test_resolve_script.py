@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, write
-from indextts_dub import rates
-from indextts_dub.otio_in import open_timeline
+from indextts_dub import timebase
+from indextts_dub.cues.timeline_in import open_timeline
 from timeline_helpers import RATES, TOY_CAST, make_srt, make_timeline, make_video, write_otio
 
 SCRIPT = REPO / "plugins" / "resolve" / "IndexTTS Dub.py"
@@ -184,7 +184,7 @@ def test_markers_are_dubbed_and_the_result_imported(setup):
     assert [t.name for t in imported.tracks] == ["V1", "Alice", "Bob"]
     assert imported.global_start_time.value == 86400            # 01:00:00:00 kept
     plan = json.loads((Path(result["output"]) / "plan.json").read_text(encoding="utf-8"))
-    assert [r["slot"]["start"] for r in plan["lines"]] == [rates.frame_to_sample(12, rate), rates.frame_to_sample(60, rate)]
+    assert [r["slot"]["start"] for r in plan["lines"]] == [timebase.frame_to_sample(12, rate), timebase.frame_to_sample(60, rate)]
 
 
 def test_subtitle_track_becomes_an_exact_cue_timeline(setup):
@@ -195,8 +195,8 @@ def test_subtitle_track_becomes_an_exact_cue_timeline(setup):
     assert result["cue_timeline"] and "--dialogue-track" in result["command"]
     plan = json.loads((Path(result["output"]) / "plan.json").read_text(encoding="utf-8"))
     assert [(r["character"], r["slot"]["start"], r["slot"]["end"]) for r in plan["lines"]] == [
-        ("Alice", rates.frame_to_sample(30, rate), rates.frame_to_sample(70, rate)),
-        ("Bob", rates.frame_to_sample(100, rate), rates.frame_to_sample(140, rate))]
+        ("Alice", timebase.frame_to_sample(30, rate), timebase.frame_to_sample(70, rate)),
+        ("Bob", timebase.frame_to_sample(100, rate), timebase.frame_to_sample(140, rate))]
 
 
 def test_subtitle_file_from_the_settings(setup, tmp_path):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from indextts_dub.textnorm import normalize_inline_pinyin, pinyin_to_tone3, speech_text, split_runs
+from indextts_dub.text.speech import normalize_inline_pinyin, pinyin_to_tone3, speech_text, split_runs
 
 
 @pytest.mark.parametrize("text, expected", [

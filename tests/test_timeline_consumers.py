@@ -17,8 +17,8 @@ import pytest
 import soundfile as sf
 
 from conftest import DEMO, REPO, write
-from indextts_dub import dub, otio_render, rates
-from indextts_dub.otio_in import TimelineOptions, open_timeline
+from indextts_dub import dub, otio_render, timebase
+from indextts_dub.cues.timeline_in import TimelineOptions, open_timeline
 from timeline_helpers import (RATES, TOY_CAST, TOY_CUES, first_above, make_srt, make_timeline, make_video, onsets,
                               planned_onsets, write_otio)
 
@@ -54,8 +54,8 @@ def test_melt_renders_the_kdenlive_copy(label, tmp_path, toy_engine):
                            "video_off=1"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     x = _mono(wav)
-    frame = int(rates.samples_per_frame(rate)) + 1
-    assert abs(x.size - rates.frame_to_sample(frames, rate)) <= frame
+    frame = int(timebase.samples_per_frame(rate)) + 1
+    assert abs(x.size - timebase.frame_to_sample(frames, rate)) <= frame
     exp = planned_onsets(res, out)
     got = onsets(x, exp, 2 * frame)
     assert all(g is not None and abs(g - e) <= frame for g, e in zip(got, exp)), (exp, got)
@@ -91,11 +91,11 @@ def test_blender_imports_the_dub_timeline_frame_exact(tmp_path, toy_engine):
     for s in sounds:
         c = by_line[int(s["name"][:4])]
         channel.setdefault(c.line.character, set()).add(s["channel"])
-        assert s["frame"] == 1 + rates.frame_at(c.start, rate)                 # the scene starts at frame 1
+        assert s["frame"] == 1 + timebase.frame_at(c.start, rate)                 # the scene starts at frame 1
         assert Path(s["file"]).parent == out / "editor" / "media"
     assert all(len(v) == 1 for v in channel.values()) and len({min(v) for v in channel.values()}) == len(channel)
     x = _mono(mix)
-    frame = int(rates.samples_per_frame(rate)) + 1
+    frame = int(timebase.samples_per_frame(rate)) + 1
     exp = planned_onsets(res, out)
     got = onsets(x, exp, 2 * frame)
     assert all(g is not None and abs(g - e) <= frame for g, e in zip(got, exp)), (exp, got)
@@ -118,7 +118,7 @@ def test_blender_dubs_the_scenes_text_strips(tmp_path, toy_engine):
     assert [s["frame"] for s in sounds] == [1 + a for a, _b, _t in cues]     # cues on frames: no lead at all
     assert sounds[0]["channel"] == sounds[2]["channel"] != sounds[1]["channel"] and sounds[0]["channel"] > 1
     plan = json.loads((tmp_path / "scene_dub" / "result" / "plan.json").read_text(encoding="utf-8"))
-    assert [r["slot"]["start"] for r in plan["lines"]] == [rates.frame_to_sample(a, rate) for a, _b, _t in cues]
+    assert [r["slot"]["start"] for r in plan["lines"]] == [timebase.frame_to_sample(a, rate) for a, _b, _t in cues]
     x = _mono(mix)
     clips = [_mono(tmp_path / "scene_dub" / "result" / "clips" / f"{r['index']:04d}_{r['character']}.wav")
              for r in plan["lines"]]
@@ -133,7 +133,7 @@ def test_kokoro_dubs_the_demo_against_an_editor_timeline(tmp_path):
     from indextts_dub import media
 
     info = media.probe(DEMO / "clip.mp4")
-    rate = rates.rate_fraction(float(info.fps))
+    rate = timebase.rate_fraction(float(info.fps))
     cut = write_otio(make_timeline(rate, info.frames, DEMO / "clip.mp4", start_tc="10:00:00:00"), tmp_path / "cut.otio")
     srt = (DEMO / "episode.srt").read_text(encoding="utf-8")
     import re

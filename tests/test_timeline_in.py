@@ -8,12 +8,12 @@ from fractions import Fraction
 
 import pytest
 
-from indextts_dub import rates
+from indextts_dub import timebase
 from indextts_dub.cues import read_cues
 from indextts_dub.errors import DubError
-from indextts_dub.otio_compat import read_timeline_json
-from indextts_dub.otio_cues import align_subtitle_cues, cues_from_timeline, grid_rates, read_cues_for_timeline
-from indextts_dub.otio_in import TimelineOptions, is_timeline, open_timeline
+from indextts_dub.cues.otio_json import read_timeline_json
+from indextts_dub.cues.timeline_cues import align_subtitle_cues, cues_from_timeline, grid_rates, read_cues_for_timeline
+from indextts_dub.cues.timeline_in import TimelineOptions, is_timeline, open_timeline
 from timeline_helpers import RATES, REALWORLD_OTIO, make_srt, make_timeline, realworld_otio, write_otio
 
 ALLOW = TimelineOptions(allow_offline_media=True)
@@ -22,32 +22,32 @@ ALLOW = TimelineOptions(allow_offline_media=True)
 # ---------------------------------------------------------------- rates
 
 def test_rates_are_exact_fractions():
-    assert rates.rate_fraction(24000 / 1001) == Fraction(24000, 1001)
-    assert rates.rate_fraction(23.976) == rates.rate_fraction(23.98) == Fraction(24000, 1001)
-    assert rates.rate_fraction(29.97) == Fraction(30000, 1001)
-    assert rates.rate_fraction(25.0) == 25 and rates.rate_fraction(48000) == 48000
-    assert rates.frame_to_sample(24, Fraction(24000, 1001)) == 48048
-    assert rates.time_to_samples(24, 24000 / 1001) == 48048
-    assert rates.frame_to_sample(5, Fraction(30000, 1001)) == 8008        # 5 * 1601.6
+    assert timebase.rate_fraction(24000 / 1001) == Fraction(24000, 1001)
+    assert timebase.rate_fraction(23.976) == timebase.rate_fraction(23.98) == Fraction(24000, 1001)
+    assert timebase.rate_fraction(29.97) == Fraction(30000, 1001)
+    assert timebase.rate_fraction(25.0) == 25 and timebase.rate_fraction(48000) == 48000
+    assert timebase.frame_to_sample(24, Fraction(24000, 1001)) == 48048
+    assert timebase.time_to_samples(24, 24000 / 1001) == 48048
+    assert timebase.frame_to_sample(5, Fraction(30000, 1001)) == 8008        # 5 * 1601.6
 
 
 @pytest.mark.parametrize("label", list(RATES))
 def test_frame_of_a_sample_never_starts_after_it(label):
     r = RATES[label]
     for s in list(range(0, 20000, 37)) + [10 ** 7 + 13, 172_799_827]:
-        f = rates.frame_at(s, r)
-        assert rates.frame_to_sample(f, r) <= s < rates.frame_to_sample(f + 1, r)
-        end = rates.frames_covering(s, r)
-        assert rates.frame_to_sample(end, r) >= s and rates.frame_to_sample(end - 1, r) < s or s == 0
+        f = timebase.frame_at(s, r)
+        assert timebase.frame_to_sample(f, r) <= s < timebase.frame_to_sample(f + 1, r)
+        end = timebase.frames_covering(s, r)
+        assert timebase.frame_to_sample(end, r) >= s and timebase.frame_to_sample(end - 1, r) < s or s == 0
 
 
 def test_drop_frame_timecode_at_2997():
     r = RATES["29.97"]
-    assert rates.is_drop_frame_rate(r) and not rates.is_drop_frame_rate(RATES["23.976"])
-    assert rates.timecode(107892, r) == "01:00:00;00"
-    assert rates.timecode(1800, r) == "00:01:00;02"                       # frames 0 and 1 are dropped at minute 1
-    assert rates.timecode(86400, RATES["23.976"]) == "01:00:00:00"
-    assert rates.timecode_label_seconds("01:00:00;00", r) == 3600
+    assert timebase.is_drop_frame_rate(r) and not timebase.is_drop_frame_rate(RATES["23.976"])
+    assert timebase.smpte(107892, r) == "01:00:00;00"
+    assert timebase.smpte(1800, r) == "00:01:00;02"                       # frames 0 and 1 are dropped at minute 1
+    assert timebase.smpte(86400, RATES["23.976"]) == "01:00:00:00"
+    assert timebase.timecode_label_seconds("01:00:00;00", r) == 3600
 
 
 # ---------------------------------------------------------------- reading OTIO files
@@ -59,7 +59,7 @@ def test_every_realworld_timeline_opens(name):
     expected = {"premiere_example.otio": (30, "global_start_time"), "multitrack.otio": (24, "video track"),
                 "nested_example.otio": (24, "video track"), "transition_test.otio": (24, "video track")}[name]
     assert (tin.rate, tin.rate_from) == expected
-    assert tin.length == rates.rt_to_samples(tin.timeline.duration())
+    assert tin.length == timebase.rt_to_samples(tin.timeline.duration())
 
 
 def test_newer_marker_schema_is_read_and_its_line_known():
@@ -124,7 +124,7 @@ def test_start_timecode_and_drop_frame(tmp_path):
     p = write_otio(make_timeline(RATES["29.97"], 300, start_tc="01:00:00;00"), tmp_path / "df.otio")
     tin = open_timeline(p)
     assert tin.start_frame == 107892 and tin.drop_frame and tin.start_timecode == "01:00:00;00"
-    assert tin.length == rates.frame_to_sample(300, RATES["29.97"])
+    assert tin.length == timebase.frame_to_sample(300, RATES["29.97"])
 
 
 def test_media_references_that_do_not_exist(tmp_path):

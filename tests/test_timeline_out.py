@@ -15,9 +15,9 @@ import pytest
 import soundfile as sf
 
 from conftest import run_cli, write
-from indextts_dub import dub, otio_render, rates
+from indextts_dub import dub, otio_render, timebase
 from indextts_dub.errors import DubError
-from indextts_dub.otio_in import TimelineOptions, open_timeline
+from indextts_dub.cues.timeline_in import TimelineOptions, open_timeline
 from timeline_helpers import (RATES, REALWORLD_OTIO, TOY_CAST, TOY_CUES, make_srt, make_timeline,
                               make_video, onsets, planned_onsets, realworld_otio, write_otio)
 
@@ -92,15 +92,15 @@ def check_editor_copy(res, out: Path, rate):
             md = clip.metadata["indextts_dub"]
             ec = md["editor_copy"]
             c = by_index[md["index"]]
-            assert rates.rate_fraction(r.start_time.rate) == rate and r.start_time.value == int(r.start_time.value)
+            assert timebase.rate_fraction(r.start_time.rate) == rate and r.start_time.value == int(r.start_time.value)
             frame = int(r.start_time.value)
-            assert frame == rates.frame_at(c.start, rate) == ec["frame"]
-            lead = c.start - rates.frame_to_sample(frame, rate)
-            assert ec["lead_samples"] == lead and 0 <= lead < rates.samples_per_frame(rate)
+            assert frame == timebase.frame_at(c.start, rate) == ec["frame"]
+            lead = c.start - timebase.frame_to_sample(frame, rate)
+            assert ec["lead_samples"] == lead and 0 <= lead < timebase.samples_per_frame(rate)
             media, sr = sf.read(str(Path(__import__("opentimelineio").url_utils.filepath_from_url(
                 clip.media_reference.target_url))), dtype="float32")
             assert sr == 48000
-            assert media.size == rates.frame_to_sample(frame + int(r.duration.value), rate) - rates.frame_to_sample(frame, rate)
+            assert media.size == timebase.frame_to_sample(frame + int(r.duration.value), rate) - timebase.frame_to_sample(frame, rate)
             master, _ = sf.read(str(out / "clips" / Path(clip.media_reference.target_url).name), dtype="float32")
             if not ec["carries_tail_of"] and not ec["absorbed"]:
                 assert not np.any(media[:lead])
@@ -135,7 +135,7 @@ def check_fcp_xml(out: Path, rate, start_frame: int, drop: bool):
     assert sc is not None and sc.find("width") is not None and sc.find("rate/timebase") is not None
     assert seq.find("./media/audio/format/samplecharacteristics/samplerate").text == "48000"
     tc = seq.find("timecode")
-    assert tc.findtext("string") == rates.timecode(start_frame, rate, drop)
+    assert tc.findtext("string") == timebase.smpte(start_frame, rate, drop)
     assert tc.findtext("displayformat") == ("DF" if drop else "NDF")
     assert seq.findtext("rate/timebase") == str(-(-rate.numerator // rate.denominator))
     assert seq.findtext("rate/ntsc") == ("TRUE" if rate.denominator == 1001 else "FALSE")
@@ -147,7 +147,7 @@ def check_fcp_xml(out: Path, rate, start_frame: int, drop: bool):
     got = [[(round(r.start_time.rescaled_to(float(rate)).value), round(r.duration.rescaled_to(float(rate)).value),
              Path(c.media_reference.target_url).name) for r, c in placed(t)] for t in audio[-len(want):]]
     assert got == want
-    assert rates.rate_fraction(back.global_start_time.rate) == rate and round(back.global_start_time.value) == start_frame
+    assert timebase.rate_fraction(back.global_start_time.rate) == rate and round(back.global_start_time.value) == start_frame
 
 
 # ---------------------------------------------------------------- every real-world timeline
@@ -206,7 +206,7 @@ def test_frame_rates_exact(label, tmp_path, toy_engine):
     res = dub(srt, timeline=cut, cast=write(tmp_path / "cast.yaml", TOY_CAST), out=tmp_path / "out")
     out = tmp_path / "out"
     assert [c.start for c in res.clips] == [a * 48 for a, _b, _t in TOY_CUES]
-    assert any(c.start % rates.samples_per_frame(rate) for c in res.clips)      # starts between frames
+    assert any(c.start % timebase.samples_per_frame(rate) for c in res.clips)      # starts between frames
     tin = read(cut)
     check_master(res, out, 1)
     check_editor_copy(res, out, rate)
@@ -214,7 +214,7 @@ def test_frame_rates_exact(label, tmp_path, toy_engine):
     check_render(out / "editor" / "timeline.otio", res, tolerance=1)
     check_fcp_xml(out, rate, tin.start_frame, label == "29.97")
     plan = json.loads((out / "plan.json").read_text(encoding="utf-8"))
-    assert plan["programme_samples"] == tin.length == rates.frame_to_sample(frames, rate)
+    assert plan["programme_samples"] == tin.length == timebase.frame_to_sample(frames, rate)
 
 
 def test_23976_clip_of_24_frames_is_48048_samples(tmp_path, toy_engine):
@@ -313,7 +313,7 @@ def test_subtitle_run_without_rate_writes_no_editor_copies(tmp_path, toy_engine)
     assert not (tmp_path / "out" / "editor").exists()
     assert "editor copies not written: no frame rate is known" in res.summary
     res = dub(make_srt(tmp_path / "ep.srt", TOY_CUES), cast=write(tmp_path / "cast.yaml", TOY_CAST),
-              out=tmp_path / "out2", timeline_options=TimelineOptions(fps=RATES["25"], editor_copies=("fcp7",)))
+              out=tmp_path / "out2", timeline_options=TimelineOptions(fps=RATES["25"]), editor_copies=("fcp7",))
     assert sorted(p.name for p in (tmp_path / "out2" / "editor").iterdir()) == ["media", "timeline.xml"]
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from indextts_dub import zh
-from indextts_dub.textnorm import speech_text
+from indextts_dub.text import zh
+from indextts_dub.text.speech import speech_text
 
 CORPUS = Path(__file__).parent / "data" / "zh_corpus.tsv"
 ROWS = [ln.split("\t") for ln in CORPUS.read_text(encoding="utf-8").splitlines() if ln and not ln.startswith("#")]

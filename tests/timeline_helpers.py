@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indextts_dub import media, rates
+from indextts_dub import media, timebase
 
 RATES = {"23.976": Fraction(24000, 1001), "24": Fraction(24), "25": Fraction(25),
          "29.97": Fraction(30000, 1001), "30": Fraction(30)}
@@ -24,7 +24,7 @@ def make_video(path: Path, rate: Fraction, frames: int, size: str = "64x36") -> 
 def rt(v, rate: Fraction):
     import opentimelineio as otio
 
-    return otio.opentime.RationalTime(v, rates.rate_float(rate))
+    return otio.opentime.RationalTime(v, timebase.rate_float(rate))
 
 
 def tr(start, dur, rate: Fraction):
@@ -41,7 +41,7 @@ def make_timeline(rate: Fraction, frames: int, video: Path | None = None, start_
     optional 'Dialogue' track of clips ``(frame, frames, text)``."""
     import opentimelineio as otio
 
-    gst = otio.opentime.from_timecode(start_tc, rates.rate_float(rate)) if start_tc else rt(0, rate)
+    gst = otio.opentime.from_timecode(start_tc, timebase.rate_float(rate)) if start_tc else rt(0, rate)
     tl = otio.schema.Timeline(name=name, global_start_time=gst)
     tl.metadata["studio"] = {"show": "test", "reel": 7}
     v = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)

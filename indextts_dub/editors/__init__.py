@@ -31,25 +31,15 @@ class EditorFormat:
     write: Callable
 
 
-def _formats() -> dict[str, EditorFormat]:
-    from . import fcp7, kdenlive, otio_copy, otioz
+from . import fcp7, kdenlive, otio_copy, otioz  # noqa: E402  (they need CannotWrite above)
 
-    return {
-        "otio": EditorFormat("otio", "timeline.otio", otio_copy.EDITORS, otio_copy.write),
-        "otioz": EditorFormat("otioz", "timeline.otioz", otioz.EDITORS, otioz.write),
-        "fcp7": EditorFormat("fcp7", "timeline.xml", fcp7.EDITORS, fcp7.write),
-        "kdenlive": EditorFormat("kdenlive", "timeline.kdenlive", kdenlive.EDITORS, kdenlive.write),
-    }
-
-
-class _Lazy(dict):
-    def __missing__(self, key):
-        self.update(_formats())
-        return dict.__getitem__(self, key)
-
-
-FORMATS: dict[str, EditorFormat] = _Lazy()
-NAMES = ("otio", "otioz", "fcp7", "kdenlive")
+FORMATS: dict[str, EditorFormat] = {
+    "otio": EditorFormat("otio", "timeline.otio", otio_copy.EDITORS, otio_copy.write),
+    "otioz": EditorFormat("otioz", "timeline.otioz", otioz.EDITORS, otioz.write),
+    "fcp7": EditorFormat("fcp7", "timeline.xml", fcp7.EDITORS, fcp7.write),
+    "kdenlive": EditorFormat("kdenlive", "timeline.kdenlive", kdenlive.EDITORS, kdenlive.write),
+}
+NAMES = tuple(FORMATS)
 ALIASES = {"xml": "fcp7", "fcp": "fcp7", "fcp_xml": "fcp7", "premiere": "fcp7", "resolve": "otio"}
 
 

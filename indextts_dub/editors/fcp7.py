@@ -85,7 +85,7 @@ def to_string(ctx) -> str:
 
 def complete(text: str, ctx) -> str:
     """Add what editors need to the adapter's XML (see the module docstring)."""
-    from .. import rates
+    from .. import timebase
 
     root = ET.fromstring(text)
     ours = {str(Path(p)) for p in ctx.staged}
@@ -116,7 +116,7 @@ def complete(text: str, ctx) -> str:
         if tc is not None and seq is root.find("./project/children/sequence"):
             s = tc.find("string")
             if s is not None:
-                s.text = rates.timecode(ctx.start_frame, ctx.rate, ctx.drop_frame)
+                s.text = timebase.smpte(ctx.start_frame, ctx.rate, ctx.drop_frame)
             df = tc.find("displayformat")
             if df is None:
                 df = _sub(tc, "displayformat")

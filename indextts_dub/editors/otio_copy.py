@@ -7,7 +7,7 @@ EDITORS = "DaVinci Resolve 18.5+, Kdenlive 25.04+, Hiero/Nuke Studio, Flame, Ope
 
 
 def write(ctx, path: Path) -> None:
-    from ..otio_out import dump
+    from ..cues.otio_json import dump
 
     from ..fsio import write_text
 

@@ -30,8 +30,8 @@ def _refs(node):
 
 
 def write(ctx, path: Path) -> None:
-    from ..otio_in import resolve_media_path
-    from ..otio_out import dump
+    from ..cues.timeline_in import resolve_media_path
+    from ..cues.otio_json import dump
 
     doc = copy.deepcopy(ctx.doc)
     by_name: dict[str, Path] = {}

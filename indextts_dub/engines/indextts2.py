@@ -479,11 +479,11 @@ class IndexTTS2Engine:
     # ------------------------------------------------------------------ request -> infer arguments
 
     def text(self, request: Request) -> str:
-        from ..textnorm import has_han
+        from ..text.speech import has_han
 
         if not has_han(request.text):
             return request.text
-        from .. import zh
+        from ..text import zh
 
         if self.version == "2.5":
             return zh.tone_number_text(request.text, mark=lambda ch, r: f"<{ch}|{r.upper()}>")

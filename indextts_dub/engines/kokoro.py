@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import EngineError, EngineInfo, Request, VoiceInfo
-from ..textnorm import split_runs
+from ..text.speech import split_runs
 
 SAMPLE_RATE = 24_000
 _MAX_TOKENS = 400           # the model takes 510; leave room, split at punctuation
@@ -108,7 +108,7 @@ class KokoroEngine:
             from misaki.zh import ZHG2P
         except ImportError:
             raise EngineError("Mandarin needs misaki's zh front end: pip install 'misaki[zh]==0.9.4'") from None
-        from .. import zh
+        from ..text import zh
 
         out: list[str] = []
         for word, readings in zh.words(text):

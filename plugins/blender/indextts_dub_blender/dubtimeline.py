@@ -68,7 +68,7 @@ def read_dub_timeline(path: str | Path, first_channel: int = 1) -> DubImport:
 
     path = editor_copy_of(Path(path))
     try:
-        from indextts_dub.otio_in import TimelineOptions, open_timeline
+        from indextts_dub.cues.timeline_in import TimelineOptions, open_timeline
 
         tl = open_timeline(path, TimelineOptions(allow_offline_media=True), check_media=False).timeline
     except ImportError:

@@ -24,13 +24,13 @@ KEY = "indextts_dub"
 def _frame_rate(timeline, argument_map):
     from fractions import Fraction
 
-    from indextts_dub import rates
-    from indextts_dub.otio_in import _video_rate
+    from indextts_dub import timebase
+    from indextts_dub.cues.timeline_in import _video_rate
     from indextts_dub.timebase import SAMPLE_RATE
 
     given = argument_map.get("rate")
     if given:
-        from indextts_dub.timeline_cli import parse_rate
+        from indextts_dub.timebase import parse_rate
 
         return parse_rate(str(given), "rate")
     own = timeline.metadata.get(KEY) if KEY in timeline.metadata else None
@@ -41,15 +41,15 @@ def _frame_rate(timeline, argument_map):
         if own.get("frame_rate"):
             return Fraction(str(own["frame_rate"]))
     gst = timeline.global_start_time
-    if gst is not None and rates.rate_fraction(gst.rate) != SAMPLE_RATE:
-        return rates.rate_fraction(gst.rate)
+    if gst is not None and timebase.rate_fraction(gst.rate) != SAMPLE_RATE:
+        return timebase.rate_fraction(gst.rate)
     return _video_rate(timeline)
 
 
 def hook_function(in_timeline, argument_map=None):
     import opentimelineio as otio
 
-    from indextts_dub import framesnap, rates
+    from indextts_dub import framesnap, timebase
 
     argument_map = argument_map or {}
     target = argument_map.get("_filepath")
@@ -64,7 +64,7 @@ def hook_function(in_timeline, argument_map=None):
                          "pass one with -H rate=25")
     target = Path(str(target))
     media_dir = target.with_name(f"{target.stem}_media")
-    programme = rates.rt_to_samples(in_timeline.duration())
+    programme = timebase.rt_to_samples(in_timeline.duration())
     out = copy.deepcopy(in_timeline)
 
     def wav_path(url: str) -> Path:
@@ -75,11 +75,11 @@ def hook_function(in_timeline, argument_map=None):
         out.tracks[i] = framesnap.snap_track(in_timeline.tracks[i], rate, programme, wav_path, media_dir,
                                              lambda p: p.resolve().as_uri())
     gst = out.global_start_time
-    if gst is None or rates.rate_fraction(gst.rate) != rate:
-        start = 0 if gst is None else round(rates.rt_to_samples(gst) * rate / 48000)
-        out.global_start_time = otio.opentime.RationalTime(start, rates.rate_float(rate))
+    if gst is None or timebase.rate_fraction(gst.rate) != rate:
+        start = 0 if gst is None else round(timebase.rt_to_samples(gst) * rate / 48000)
+        out.global_start_time = otio.opentime.RationalTime(start, timebase.rate_float(rate))
     if KEY in out.metadata:
-        out.metadata[KEY]["frame_rate"] = rates.rate_text(rate)
+        out.metadata[KEY]["frame_rate"] = timebase.rate_text(rate)
     else:
-        out.metadata[KEY] = {"frame_rate": rates.rate_text(rate)}
+        out.metadata[KEY] = {"frame_rate": timebase.rate_text(rate)}
     return out

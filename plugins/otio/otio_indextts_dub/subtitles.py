@@ -23,7 +23,7 @@ KEY = "indextts_dub"
 
 
 def _rate(value) -> Fraction:
-    from indextts_dub.timeline_cli import parse_rate
+    from indextts_dub.timebase import parse_rate
 
     return parse_rate(str(value), "rate")
 
@@ -32,7 +32,7 @@ def read_from_file(filepath, mode="clips", rate=None, color="GREEN", encoding=No
     import opentimelineio as otio
 
     from indextts_dub.cues import read_cues
-    from indextts_dub.rates import rate_float, rate_text
+    from indextts_dub.timebase import rate_float, rate_text
     from indextts_dub.timebase import SAMPLE_RATE
 
     cues = read_cues(filepath, encoding)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-from .errors import DubError
+from ..errors import DubError
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),

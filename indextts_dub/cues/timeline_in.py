@@ -2,7 +2,7 @@
 opened and measured: its frame rate (exact), start timecode, length in samples, where each
 of its parts sits in the file, and which of its media exist.
 
-OTIO JSON (``.otio``, ``.otioz``, ``.otiod``) is read through :mod:`otio_compat` (errors with
+OTIO JSON (``.otio``, ``.otioz``, ``.otiod``) is read through :mod:`.otio_json` (errors with
 lines, newer schemas); FCP 7 XML, ``.kdenlive``, AAF and the rest through their adapters.
 """
 from __future__ import annotations
@@ -17,10 +17,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import rates
-from .cues import FORMATS as SUBTITLE_SUFFIXES
-from .errors import DubError, Problem
-from .otio_compat import JsonDocument, JsonPath, path_text, read_timeline_json
+from .. import timebase
+from ..errors import DubError, Problem
+from .otio_json import KEY, JsonDocument, JsonPath, path_text, read_timeline_json
+from .subtitles import FORMATS as SUBTITLE_SUFFIXES
 
 JSON_SUFFIXES = (".otio", ".otioz", ".otiod")
 
@@ -35,7 +35,6 @@ class TimelineOptions:
     subtitle_clock: str = "auto"             # auto | programme | timecode (see align_subtitle_cues)
     fps: Fraction | None = None              # the rate, for timelines that carry none
     subtitle_fps: Fraction | None = None     # the rate the subtitles were timed at, when known
-    editor_copies: tuple[str, ...] | None = None   # None: every format that can be written
     allow_offline_media: bool = False        # media the timeline references may be missing
 
 
@@ -56,7 +55,7 @@ class TimelineIn:
 
     @property
     def start_timecode(self) -> str:
-        return rates.timecode(self.start_frame, self.rate, self.drop_frame)
+        return timebase.smpte(self.start_frame, self.rate, self.drop_frame)
 
     def where(self, path: JsonPath) -> int | None:
         """The line of the part at ``path`` (OTIO JSON inputs), else None."""
@@ -66,7 +65,7 @@ class TimelineIn:
         return Problem(str(self.path), self.where(path), fld or path_text(path), message)
 
     def describe(self) -> dict:
-        return {"file": str(self.path), "adapter": self.adapter, "frame_rate": rates.rate_text(self.rate),
+        return {"file": str(self.path), "adapter": self.adapter, "frame_rate": timebase.rate_text(self.rate),
                 "frame_rate_from": self.rate_from, "start_timecode": self.start_timecode,
                 "drop_frame": self.drop_frame, "programme_samples": self.length}
 
@@ -165,14 +164,14 @@ def _video_rate(tl) -> Fraction | None:
                 continue
             sr = item.source_range
             if sr is not None and sr.duration.rate > 0:
-                counts[rates.rate_fraction(sr.duration.rate)] += 2 if isinstance(item, otio.schema.Gap) else 1
+                counts[timebase.rate_fraction(sr.duration.rate)] += 2 if isinstance(item, otio.schema.Gap) else 1
     if not counts:
         return None
     return counts.most_common(1)[0][0]
 
 
 def _drop_frame(tl, rate: Fraction) -> bool:
-    if not rates.is_drop_frame_rate(rate):
+    if not timebase.is_drop_frame_rate(rate):
         return False
     fcp_tc = tl.metadata.get("fcp_xml", {}).get("timecode", {}) if "fcp_xml" in tl.metadata else {}
     fmt = str(fcp_tc.get("displayformat", "")).upper() if hasattr(fcp_tc, "get") else ""
@@ -188,15 +187,15 @@ def open_timeline(path: str | Path, opts: TimelineOptions | None = None, *, chec
     tl = _first_timeline(obj, path)
 
     gst = tl.global_start_time
-    own = tl.metadata.get("indextts_dub", {}) if "indextts_dub" in tl.metadata else {}
+    own = tl.metadata.get(KEY, {}) if KEY in tl.metadata else {}
     own_rate = own.get("frame_rate") if hasattr(own, "get") else None
     video = _video_rate(tl)
     if gst is not None and 0 < gst.rate < 1000:          # 1000 and up: a clock (ms, samples), not frames
-        rate, rate_from = rates.rate_fraction(gst.rate), "global_start_time"
+        rate, rate_from = timebase.rate_fraction(gst.rate), "global_start_time"
     elif video is not None:
         rate, rate_from = video, "video track"
     elif own_rate:
-        rate, rate_from = Fraction(str(own_rate)), "indextts_dub.frame_rate"
+        rate, rate_from = Fraction(str(own_rate)), f"{KEY}.frame_rate"
     elif opts.fps is not None:
         rate, rate_from = opts.fps, "--fps"
     else:
@@ -204,11 +203,11 @@ def open_timeline(path: str | Path, opts: TimelineOptions | None = None, *, chec
                           "the timeline has no video track and no global start time, so its frame rate is "
                           "unknown; give it with --fps (e.g. --fps 24000/1001)")
     if opts.fps is not None and opts.fps != rate:
-        raise DubError.at(path, None, "rate", f"--fps {rates.rate_label(opts.fps)} disagrees with the timeline's "
-                                              f"{rates.rate_label(rate)} fps (from its {rate_from})")
-    start_frame = round(Fraction(gst.value) * rate / rates.rate_fraction(gst.rate)) if gst is not None else 0
+        raise DubError.at(path, None, "rate", f"--fps {timebase.rate_label(opts.fps)} disagrees with the timeline's "
+                                              f"{timebase.rate_label(rate)} fps (from its {rate_from})")
+    start_frame = round(Fraction(gst.value) * rate / timebase.rate_fraction(gst.rate)) if gst is not None else 0
     try:
-        length = rates.rt_to_samples(tl.duration())
+        length = timebase.rt_to_samples(tl.duration())
     except Exception as exc:
         raise DubError.at(path, None, "tracks", f"cannot measure the timeline: {exc}") from None
     if length <= 0:

@@ -5,7 +5,7 @@
   重复 chong2, 重量 zhong4, 银行 hang2, 行走 xing2.
 * A few context rules cover what the tables miss (很长 chang2, 你得去 dei3, 数一数 shu3).
 * Pinyin the user wrote (``重(chóng)复`` or ``重(chong2)复``, normalised by
-  :func:`textnorm.normalize_inline_pinyin` to ``重(chong2)``) always wins.
+  :func:`.speech.normalize_inline_pinyin` to ``重(chong2)``) always wins.
 
 Engines use it two ways: a phoneme front end takes :func:`words` (the built-in engine
 turns each syllable into Kokoro's phonemes), an engine that reads pinyin inline (IndexTTS2
@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import threading
 
-from .textnorm import HAN_RE, PINYIN_MARK
+from .speech import HAN_RE, PINYIN_MARK
 
 _lock = threading.Lock()
 

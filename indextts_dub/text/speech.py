@@ -13,6 +13,22 @@ import unicodedata
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 HAN_RE = re.compile(f"[{HAN}]")
+CJK_PUNCT = "\u3000-\u303f\uff00-\uffef"
+_CJK = re.compile(f"[{HAN}{CJK_PUNCT}]")
+
+
+def join_display(text: str) -> str:
+    """Subtitle lines (``\\n``-separated) on one line: no space between two CJK characters,
+    one space otherwise."""
+    out = ""
+    for part in (p.strip() for p in text.split("\n")):
+        if not part:
+            continue
+        if out and not (_CJK.match(out[-1]) and _CJK.match(part[0])):
+            out += " "
+        out += part
+    return out
+
 
 # ------------------------------------------------------------------ pinyin
 
@@ -164,8 +180,6 @@ def speakable(text: str) -> bool:
 
 def speech_text(display: str, language: str) -> str:
     """The display text of a cue, turned into what the engine should say."""
-    from .cues import join_display
-
     text = normalize_inline_pinyin(display)
     zh = language.startswith("zh") or has_han(text)
     lines: list[str] = []

@@ -5,8 +5,8 @@ Timelines travel between tools with different OpenTimelineIO versions. A file wr
 newer release may hold a schema version this installation cannot read (Premiere and the
 OTIO test data already carry ``Marker.3``, whose ``color`` is a ``Color.1`` object). Such
 objects are read through a known, lossless-for-reading downgrade; the document as written is
-kept, so outputs can carry the original objects back unchanged (:mod:`otio_out` writes the
-input's JSON verbatim and appends to it).
+kept, so outputs can carry the original objects back unchanged (the master timeline is the
+input's JSON verbatim with the dub appended).
 
 Every schema object's line in the file is known (the n-th ``"OTIO_SCHEMA"`` key in the text
 is the n-th one met walking the parsed document in key order), so messages can say
@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import DubError
+from ..errors import DubError
+
+KEY = "indextts_dub"      # our namespace in OpenTimelineIO metadata: metadata["indextts_dub"]
 
 JsonPath = tuple   # keys and indices from the document root
 
@@ -172,7 +174,7 @@ def for_installed_otio(jd: JsonDocument, file: str | Path) -> Any:
             doc = new
         jd.downgraded.append((path, schema, f"{name}.{down[0]}"))
     if problems:
-        from .errors import Problem
+        from ..errors import Problem
 
         raise DubError([Problem(str(file), jd.line(p), path_text(p), msg) for p, msg in problems])
     return doc
@@ -192,3 +194,8 @@ def read_timeline_json(text: str, file: str | Path):
         raise DubError.at(file, int(m.group(1)) if m and not jd.downgraded else None, "OpenTimelineIO",
                           f"cannot read the timeline: {msg}") from None
     return obj, jd
+
+
+def dump(doc: Any) -> str:
+    """An OTIO JSON document as the text of a ``.otio`` file."""
+    return json.dumps(doc, indent=4, ensure_ascii=False) + "\n"

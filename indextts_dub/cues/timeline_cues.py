@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 from fractions import Fraction
+from pathlib import Path
 
-from . import rates
-from .cues import Cue, clean_text, split_speaker
-from .errors import DubError, Problems
-from .otio_compat import JsonPath, path_text
-from .otio_in import TimelineIn, TimelineOptions, walk
-from .timebase import SAMPLE_RATE, ms_to_samples, seconds_to_samples, timecode
-
-KEY = "indextts_dub"
+from .. import timebase
+from ..errors import DubError, Problems
+from ..timebase import SAMPLE_RATE, ms_to_samples, seconds_to_samples, timecode
+from .cue import Cue, clean_text, split_speaker
+from .otio_json import KEY, JsonPath, path_text
+from .subtitles import read_cues
+from .timeline_in import TimelineIn, TimelineOptions, is_timeline, open_timeline, walk
 
 
 def _meta(obj) -> dict:
@@ -98,8 +98,8 @@ def _range_in_timeline(tin: TimelineIn, owner, marked_range):
     else:
         r = owner.transformed_time_range(marked_range, stack)
     offset = stack.source_range.start_time if stack.source_range is not None else None
-    start = rates.rt_to_samples(r.start_time) - (rates.rt_to_samples(offset) if offset is not None else 0)
-    dur = rates.rt_to_samples(r.duration)
+    start = timebase.rt_to_samples(r.start_time) - (timebase.rt_to_samples(offset) if offset is not None else 0)
+    dur = timebase.rt_to_samples(r.duration)
     return start, start + dur
 
 
@@ -218,7 +218,7 @@ def _nothing_found(tin: TimelineIn, opts: TimelineOptions) -> str:
 
 # ---------------------------------------------------------------- subtitles against a timeline
 
-CANDIDATE_RATES = tuple(rates.rate_fraction(r) for r in (23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60))
+CANDIDATE_RATES = tuple(timebase.rate_fraction(r) for r in (23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60))
 
 
 def grid_rates(cues: list[Cue]) -> list[Fraction] | None:
@@ -256,20 +256,20 @@ def align_subtitle_cues(cues: list[Cue], tin: TimelineIn, opts: TimelineOptions,
     stated = opts.subtitle_fps or cue_rate
     if stated is not None and stated != tin.rate:
         where = "--subtitle-fps" if opts.subtitle_fps else (cue_rate_from or "rate")
-        raise DubError.at(source, None, where, f"the subtitles are timed at {rates.rate_label(stated)} fps but the "
-                                               f"timeline runs at {rates.rate_label(tin.rate)} fps ({tin.path.name}); "
+        raise DubError.at(source, None, where, f"the subtitles are timed at {timebase.rate_label(stated)} fps but the "
+                                               f"timeline runs at {timebase.rate_label(tin.rate)} fps ({tin.path.name}); "
                                                "re-time them to the timeline's rate first")
     if stated is None:
         fits = grid_rates(cues)
         if fits is not None and fits and tin.rate not in fits:
             first = cues[0]
             raise DubError.at(source, first.line or None, "times",
-                              f"every cue starts and ends on a {rates.rate_label(fits[0])} fps frame boundary but "
-                              f"the timeline runs at {rates.rate_label(tin.rate)} fps: the subtitles were timed for "
+                              f"every cue starts and ends on a {timebase.rate_label(fits[0])} fps frame boundary but "
+                              f"the timeline runs at {timebase.rate_label(tin.rate)} fps: the subtitles were timed for "
                               "another frame rate; re-time them, or pass --subtitle-fps "
-                              f"{rates.rate_label(tin.rate)} to use their times as they are")
+                              f"{timebase.rate_label(tin.rate)} to use their times as they are")
 
-    start_label = rates.timecode_label_seconds(tin.start_timecode, tin.rate) if tin.start_frame else Fraction(0)
+    start_label = timebase.timecode_label_seconds(tin.start_timecode, tin.rate) if tin.start_frame else Fraction(0)
     offset = seconds_to_samples(start_label)
     clock = opts.subtitle_clock
     if clock not in ("auto", "programme", "timecode"):
@@ -307,11 +307,6 @@ def align_subtitle_cues(cues: list[Cue], tin: TimelineIn, opts: TimelineOptions,
 
 def read_cues_for_timeline(subtitles, tin: TimelineIn, opts: TimelineOptions, encoding: str | None = None) -> list[Cue]:
     """Cues from ``--subtitles``: a subtitle file, or a cue timeline (e.g. our subtitle adapter's output)."""
-    from pathlib import Path
-
-    from .cues import read_cues
-    from .otio_in import is_timeline, open_timeline
-
     if is_timeline(subtitles):
         sub = open_timeline(subtitles, dataclasses.replace(opts, fps=None, allow_offline_media=True), check_media=False)
         cues = cues_from_timeline(sub, dataclasses.replace(opts, dialogue_track=None) if opts.dialogue_track and
@@ -327,21 +322,13 @@ def _has_track(tin: TimelineIn, name: str) -> bool:
     return any((t.name or "").casefold() == name.casefold() for t in tin.timeline.tracks)
 
 
-def load_inputs(subtitles, timeline, encoding: str | None, opts: TimelineOptions | None):
+def load_cues(subtitles, timeline, encoding: str | None, opts: TimelineOptions | None):
     """The run's cues and input timeline: ``(cues, TimelineIn or None, name)``.
 
     ``subtitles`` alone: a subtitle file (no timeline), or a timeline whose own markers/clips
     carry the dialogue. ``timeline`` and ``subtitles``: the subtitles dubbed against the timeline.
     """
-    from pathlib import Path
-
-    from .cues import read_cues
-    from .otio_in import is_timeline, open_timeline
-
-    from . import editors
-
     opts = opts or TimelineOptions()
-    editors.resolve(opts.editor_copies)          # a bad format name stops the run before any work
     if timeline is None and subtitles is not None and is_timeline(subtitles):
         timeline, subtitles = subtitles, None
     if timeline is None:

@@ -1,0 +1,195 @@
+"""Stage 1, cues: subtitle files (SRT, ASS/SSA, WebVTT) to a list of :class:`Cue`.
+
+pysubs2 parses the formats; a light scan of the raw lines beside it gives each cue the line it
+came from, the speaker that pysubs2 drops (WebVTT ``<v Name>``) and strict checks of every
+timing line, so a broken file is reported at its line instead of being silently merged into the
+previous cue. SRT and WebVTT timing lines go through one scanner (:data:`TIMED`); ASS/SSA
+events through their own. Times become integer samples at 48 kHz here.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import timebase
+from ..errors import DubError, Problems
+from ..text.encoding import read_text
+from .cue import Cue, clean_text, split_speaker
+
+FORMATS = {".srt": "srt", ".ass": "ass", ".ssa": "ssa", ".vtt": "vtt"}
+
+
+# ---------------------------------------------------------------- format scans
+
+def _format_of(path: Path, text: str) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt:
+        return fmt
+    import pysubs2
+
+    try:
+        guessed = pysubs2.formats.autodetect_format(text)
+    except Exception:  # pysubs2 raises its own errors for unknown or empty content
+        guessed = None
+    if guessed in ("srt", "ass", "ssa", "vtt"):
+        return guessed
+    raise DubError.at(path, None, None, "not a subtitle file this tool reads (SRT, ASS/SSA, WebVTT)")
+
+
+@dataclass(frozen=True)
+class Timed:
+    """How one line-based format (SRT, WebVTT) writes a timing line."""
+
+    stamp: str           # the attribute path of pysubs2's timestamp pattern (counts stamps on a line)
+    line: re.Pattern     # a whole timing line: start, end, cue settings
+    arrow: str | None    # a timing line must hold this (None: any line with two timestamps is one)
+    example: str
+
+    def stamps(self, line: str) -> int:
+        import pysubs2
+
+        fmt, cls = self.stamp.split(".")
+        return len(getattr(getattr(pysubs2.formats, fmt), cls).TIMESTAMP.findall(line))
+
+
+TIMED = {
+    "srt": Timed("subrip.SubripFormat",
+                 re.compile(r"^\s*(\d{1,2}:\d{1,2}:\d{1,2}[,.]\d{1,3})\s*-{1,2}>\s*(\d{1,2}:\d{1,2}:\d{1,2}[,.]\d{1,3})(\s.*)?$"),
+                 None, "HH:MM:SS,mmm --> HH:MM:SS,mmm"),
+    "vtt": Timed("webvtt.WebVTTFormat",
+                 re.compile(r"^\s*((?:\d{1,4}:)?\d{2}:\d{2}\.\d{3})\s+-->\s+((?:\d{1,4}:)?\d{2}:\d{2}\.\d{3})(\s.*)?$"),
+                 "-->", "HH:MM:SS.mmm --> HH:MM:SS.mmm"),
+}
+
+
+def _check_clock(problems: Problems, path, lineno, fld, stamp: str) -> None:
+    parts = [int(x) for x in re.split(r"[:.,]", stamp.strip())]
+    h, m, s = ([0] + parts if len(parts) == 3 else parts)[:3]
+    if m >= 60 or s >= 60:
+        problems.add(path, lineno, fld, f"{h:02d}:{m:02d}:{s:02d} is not a valid time (minutes and seconds must be under 60)")
+
+
+def _scan_timed(path: Path, lines: list[str], problems: Problems, spec: Timed) -> list[tuple[int, str, list[str]]]:
+    """Timing lines with their number, the cue id above them and the payload lines below."""
+    found: list[tuple[int, str, list[str]]] = []
+    for i, ln in enumerate(lines):
+        n = spec.stamps(ln)
+        if n >= 2 and (spec.arrow is None or spec.arrow in ln):
+            m = spec.line.match(ln)
+            if not m or n != 2:
+                problems.add(path, i + 1, "timing", f"malformed timing line {ln.strip()!r} (expected '{spec.example}')")
+                continue
+            _check_clock(problems, path, i + 1, "start", m.group(1))
+            _check_clock(problems, path, i + 1, "end", m.group(2))
+            above = lines[i - 1].strip() if i > 0 else ""
+            cue_id = above if above and "-->" not in above else ""
+            payload = []
+            for nxt in lines[i + 1:]:
+                if not nxt.strip():
+                    break
+                payload.append(nxt)
+            found.append((i + 1, cue_id, payload))
+        elif "-->" in ln and re.search(r"\d+:\d+", ln):
+            problems.add(path, i + 1, "timing", f"malformed timing line {ln.strip()!r} (expected '{spec.example}')")
+    return found
+
+
+_ASS_TIME = re.compile(r"^\s*\d+:\d{1,2}:\d{1,2}(?:[.:]\d{1,3})?\s*$")
+
+
+def _scan_ass(path: Path, lines: list[str], problems: Problems) -> list[tuple[int, str, list[str]]]:
+    """Dialogue/Comment lines of [Events] with their line numbers; checks fields and times."""
+    found = []
+    section = ""
+    fmt: list[str] | None = None
+    for i, ln in enumerate(lines):
+        s = ln.strip()
+        if s.startswith("[") and s.endswith("]"):
+            section = s.lower()
+            continue
+        if section != "[events]":
+            continue
+        key, _, rest = s.partition(":")
+        key = key.strip().lower()
+        if key == "format":
+            fmt = [f.strip().lower() for f in rest.split(",")]
+        elif key in ("dialogue", "comment"):
+            if fmt is None:
+                problems.add(path, i + 1, "Format", "event before the [Events] Format line")
+                continue
+            values = rest.split(",", len(fmt) - 1)
+            if len(values) < len(fmt):
+                problems.add(path, i + 1, "Dialogue", f"has {len(values)} fields, the Format line names {len(fmt)}")
+                continue
+            bad = False
+            for fld in ("start", "end"):
+                if fld in fmt and not _ASS_TIME.match(values[fmt.index(fld)]):
+                    problems.add(path, i + 1, fld.capitalize(), f"malformed time {values[fmt.index(fld)].strip()!r} (expected H:MM:SS.cc)")
+                    bad = True
+            if not bad:
+                found.append((i + 1, "", [key]))
+    return found
+
+
+# ---------------------------------------------------------------- reading
+
+def read_cues(path: str | Path, encoding: str | None = None) -> list[Cue]:
+    """Read a subtitle file into cues sorted by start (stable), times in samples at 48 kHz.
+
+    Raises :class:`DubError` naming file, line and field for unreadable files, malformed
+    timings, cues ending before they start and files without any cue.
+    """
+    import pysubs2
+
+    path = Path(path)
+    text, _enc = read_text(path, encoding)
+    if not text.strip():
+        raise DubError.at(path, None, None, "the subtitle file is empty")
+    fmt = _format_of(path, text)
+    lines = text.splitlines()
+    problems = Problems()
+    scan = _scan_timed(path, lines, problems, TIMED[fmt]) if fmt in TIMED else _scan_ass(path, lines, problems)
+    problems.raise_if_any()
+    try:
+        subs = pysubs2.SSAFile.from_string(text, format_=fmt)
+    except Exception as exc:  # pysubs2 raises several types for broken files
+        raise DubError.at(path, None, None, f"cannot parse as {fmt.upper()}: {exc}") from None
+    events = list(subs)
+    if len(events) != len(scan):
+        raise DubError.at(path, None, None,
+                          f"found {len(scan)} timing lines but {len(events)} cues; the file's structure is broken")
+    cues: list[Cue] = []
+    for n, (ev, (lineno, cue_id, payload)) in enumerate(zip(events, scan), start=1):
+        if fmt in ("ass", "ssa") and ev.is_comment:
+            continue
+        if ev.end < ev.start:
+            problems.add(path, lineno, "end",
+                         f"ends ({timebase.timecode(timebase.ms_to_samples(ev.end))}) before it starts "
+                         f"({timebase.timecode(timebase.ms_to_samples(ev.start))})")
+            continue
+        raw = ev.text
+        speaker = speaker_from = None
+        if fmt == "vtt":
+            m = re.search(r"<v(?:\.[^\s>]*)?\s+([^>]+)>", "\n".join(payload))
+            if m:
+                speaker, speaker_from = m.group(1).strip(), "voice-tag"
+        elif fmt in ("ass", "ssa") and ev.name.strip():
+            speaker, speaker_from = ev.name.strip(), "name-field"
+        cleaned, tags = clean_text(raw)
+        if speaker is None:
+            who, how, rest = split_speaker(cleaned)
+            if who:
+                speaker, speaker_from, cleaned = who, how, rest
+        style = ev.style if fmt in ("ass", "ssa") and ev.style and ev.style != "Default" else None
+        cues.append(Cue(
+            index=n, id=cue_id or str(n),
+            start=timebase.ms_to_samples(ev.start), end=timebase.ms_to_samples(ev.end),
+            text=cleaned, speaker=speaker, speaker_from=speaker_from, style=style, tags=tags,
+            file=str(path), line=lineno,
+        ))
+    problems.raise_if_any()
+    if not cues:
+        raise DubError.at(path, None, None, f"no cues found in this {fmt.upper()} file")
+    cues.sort(key=lambda c: (c.start, c.index))
+    return cues
