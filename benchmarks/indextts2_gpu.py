@@ -82,11 +82,10 @@ def main() -> int:
 
 
 def run(options: dict, ratios: list[float], torch) -> int:
-    from indextts_dub import audio, engines, prompts, refclip
+    from indextts_dub import audio, engines, prompts
+    from indextts_dub.engines import refclip
     from indextts_dub.engines import Request
     from indextts_dub.voicelib import Library
-    from indextts_dub.voicing import _clip_cache_file
-
     demo = ROOT / "samples" / "demo"
     tmp = Path(tempfile.mkdtemp(prefix="indextts2-bench-"))
     options = dict(options, conditioning_cache=str(tmp / "conditioning.sqlite"))
@@ -94,7 +93,7 @@ def run(options: dict, ratios: list[float], torch) -> int:
              "alpha": prompts.prompt_clip("kokoro", "jf_alpha")}
     with Library(demo / "voices.sqlite") as lib:
         clips["wang"] = lib.clip(lib.get("wang").clip_hash)
-    paths = {k: str(_clip_cache_file(c)) for k, c in clips.items()}
+    paths = {k: str(refclip.clip_file(c)) for k, c in clips.items()}
     emo_clip = refclip.read_clip(demo / "clips" / "mei_excited.wav", refclip.EMOTION_SECONDS)
 
     def request(i: int) -> Request:

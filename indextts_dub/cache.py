@@ -54,10 +54,14 @@ def _canonical(value: Any) -> Any:
     return str(value)
 
 
-def content_key(engine: dict[str, Any], request: Any) -> str:
-    """Hash of what a take is made of, apart from its speed."""
-    req = _canonical(request)
-    req.pop("speed", None)
+def content_key(engine: dict[str, Any], made_of: dict[str, Any]) -> str:
+    """Hash of what a take is made of, apart from its speed: ``engine`` (name, version, model) and
+    ``made_of`` (text, voice, language, emotion key, reference hash, seed).
+
+    The hashed document's layout is frozen with :data:`FORMAT`: the fields below with fixed
+    values stand where request fields stood when it was written, so takes stored by earlier
+    versions are found again. Changing it re-speaks every cached take."""
+    req = _canonical({"target_samples": None, "reference": None, "options": {}, **made_of})
     doc = {"format": FORMAT, "engine": _canonical(engine), "request": req}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
 

@@ -43,10 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from . import emotion as emo
-from . import refclip, yamlfile
+from . import yamlfile
+from .engines import refclip
 from .cues import Cue
 from .text.speech import join_display
-from .engines import EngineInfo
+from .engines import EngineInfo, blend_id, parse_blend
 from .errors import DubError, Problems
 from .text.encoding import read_text
 from .text.speech import has_han, speakable, speech_text
@@ -84,7 +85,7 @@ class Character:
     language: str | None = None
     aliases: tuple[str, ...] = ()
     cues: frozenset[int] = frozenset()
-    emotion: emo.Emotion | None = None
+    emotion: emo.EmotionSpec | None = None
     speed_bounds: tuple[float, float] | None = None
     gain_db: float = 0.0
     pan: float = 0.0
@@ -99,7 +100,7 @@ class Cast:
     characters: dict[str, Character] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict, compare=False)
     engine_options: dict[str, Any] = field(default_factory=dict)
-    default_emotion: emo.Emotion | None = None
+    default_emotion: emo.EmotionSpec | None = None
     voice_library: str | None = None
     speed_bounds: tuple[float, float] | None = None    # the project's fit bounds
     fill: bool | None = None
@@ -128,7 +129,7 @@ class Line:
     language: str
     text: str           # display text on one line
     speech: str         # normalised for the engine
-    emotion: emo.Emotion | None = None                 # None: neutral
+    emotion: emo.EmotionSpec | None = None                 # None: neutral
     speed_bounds: tuple[float, float] | None = None    # this line's own bounds, narrower than the run's
     gain_db: float = 0.0
     pan: float = 0.0                                   # -1 left .. +1 right
@@ -218,7 +219,7 @@ def _voice_spec(value: Any, base: Path, path: Path, line: int | None, where: str
 
 
 def _emotion(spec: yamlfile.Mapping, base: Path, path: Path, where: str, problems: Problems,
-             keys: tuple[str, str, str] = ("emotion", "emotion_ref", "emotion_text")) -> emo.Emotion | None:
+             keys: tuple[str, str, str] = ("emotion", "emotion_ref", "emotion_text")) -> emo.EmotionSpec | None:
     """The one emotion form a mapping gives (or None); ``alpha`` applies to ref and text."""
     given = [k for k in keys if k in spec]
     alpha_key = next((k for k in ("emotion_alpha", "alpha") if k in spec), None)
@@ -477,9 +478,6 @@ def load_cast(path: str | Path) -> Cast:
 
 # ---------------------------------------------------------------- voices
 
-_BLEND_PART = re.compile(r"^\s*(?:(\d*\.?\d+)\s*\*\s*)?([A-Za-z0-9_\-]+)\s*$")
-
-
 def resolve_voice(voice: str, info: EngineInfo) -> str | None:
     """``kokoro:jf_alpha`` or ``jf_alpha`` -> ``jf_alpha`` when the engine has it, else None.
 
@@ -492,28 +490,14 @@ def resolve_voice(voice: str, info: EngineInfo) -> str | None:
     if name in info.voice_ids():
         return name
     if "+" in name or "*" in name:
-        if not getattr(info, "voice_blends", False):
+        parts = parse_blend(name) if info.voice_blends else None
+        if not parts or any(v not in info.voice_ids() for _, v in parts):
             return None
-        parts = []
-        for part in name.split("+"):
-            m = _BLEND_PART.match(part)
-            if not m or m.group(2) not in info.voice_ids():
-                return None
-            parts.append((float(m.group(1) or 1.0), m.group(2)))
         total = sum(w for w, _ in parts)
         if total <= 0 or len({v for _, v in parts}) != len(parts):
             return None
         return blend_id([(w / total, v) for w, v in parts])
     return None
-
-
-def blend_id(parts: list[tuple[float, str]]) -> str:
-    """A canonical blend voice id: ``0.6*jf_alpha+0.4*jm_kumo`` (weights rounded to 0.01, largest first)."""
-    parts = [(round(w, 2), v) for w, v in parts if round(w, 2) > 0]
-    parts.sort(key=lambda p: (-p[0], p[1]))
-    if len(parts) == 1:
-        return parts[0][1]
-    return "+".join(f"{w:g}*{v}" for w, v in parts)
 
 
 @dataclass(frozen=True)
@@ -554,7 +538,7 @@ def builtin_voices(the_cast: Cast, info: EngineInfo) -> dict[str, ResolvedVoice]
 def unknown_voice_message(voice: str, info: EngineInfo) -> str:
     return (f"unknown voice {voice!r} for engine {info.name}; available: "
             + ", ".join(f"{info.name}:{x}" for x in info.voice_ids())
-            + ("; blends like kokoro:0.6*jf_alpha+0.4*jm_kumo" if getattr(info, "voice_blends", False) else ""))
+            + ("; blends like kokoro:0.6*jf_alpha+0.4*jm_kumo" if info.voice_blends else ""))
 
 
 # ---------------------------------------------------------------- casting cues

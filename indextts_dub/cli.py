@@ -132,7 +132,7 @@ def _cmd_engines(args: argparse.Namespace) -> int:
             continue
         caps = [c for c, ok in (("speed", info.native_speed), ("exact length", info.exact_length),
                                 ("emotion", info.emotion), ("reference voices", info.reference_voice),
-                                ("voice blends", getattr(info, "voice_blends", False))) if ok]
+                                ("voice blends", info.voice_blends)) if ok]
         print(f"{name} ({info.version}, {info.sample_rate} Hz; languages {', '.join(info.languages)}; "
               f"{', '.join(caps) or 'no native controls'})")
         for v in info.voices:

@@ -9,26 +9,25 @@ A line's emotion comes in one of four forms (IndexTTS2's own):
 * a **sentence** describing it (``emotion_text: "whispering nervously"``), optionally
   with ``alpha``; IndexTTS2 turns it into a vector with its small Qwen model.
 
-Presets become vectors here, so an engine sees a vector, a clip or a text. IndexTTS2's
-web UI caps a vector's sum at :data:`VECTOR_SUM_CAP` (0.8) because larger sums hurt the
-voice's similarity; :meth:`Emotion.request` applies the same cap (and says so), the
-recorded vector keeps what the user wrote.
-
-Engines receive :meth:`Emotion.request` in ``Request.emotion`` whatever they can do with
-it; one that cannot render emotion is reported once per run.
+Presets become vectors here, so an engine sees a vector, a clip or a text: the engine
+contract's :class:`~indextts_dub.engines.Emotion` (:meth:`EmotionSpec.request`), sent whatever
+the engine can do with it; one that cannot render emotion is reported once per run. IndexTTS2's
+web UI caps a vector's sum at :data:`~indextts_dub.engines.VECTOR_SUM_CAP` (0.8) because larger
+sums hurt the voice's similarity; plan.json records the vector as written and, when the cap
+applies, as sent.
 """
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# IndexTTS2's emo_vector order
-PRESETS = ("happy", "angry", "sad", "afraid", "disgusted", "melancholic", "surprised", "calm")
+from .engines import EMOTIONS, VECTOR_SUM_CAP, Emotion
+
+PRESETS = EMOTIONS              # IndexTTS2's emo_vector order, as the engine contract fixes it
 NEUTRAL = "neutral"
-VECTOR_SUM_CAP = 0.8
 DEFAULT_INTENSITY = 1.0
 # common spellings people write, mapped to the eight
 SYNONYMS = {"joyful": "happy", "glad": "happy", "mad": "angry", "furious": "angry", "scared": "afraid",
@@ -43,8 +42,9 @@ class EmotionError(ValueError):
 
 
 @dataclass(frozen=True)
-class Emotion:
-    """One emotion, in exactly one form. ``kind`` is preset, vector, ref, text or neutral."""
+class EmotionSpec:
+    """An emotion as a casting file or an inline tag gives it, in exactly one form: ``kind`` is
+    preset, vector, ref, text or neutral. :meth:`request` is what an engine is sent."""
 
     kind: str
     vector: tuple[float, ...] | None = None     # 8 values (preset and vector forms)
@@ -54,7 +54,6 @@ class Emotion:
     text: str | None = None                      # the sentence (text form)
     alpha: float = 1.0
     source: str = ""                             # where it was written: "cast.yaml:12" or "episode.srt:5"
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def is_neutral(self) -> bool:
@@ -72,45 +71,20 @@ class Emotion:
             return f"text {self.text!r}" + (f" alpha {self.alpha:g}" if self.alpha != 1.0 else "")
         return NEUTRAL
 
-    def capped_vector(self) -> tuple[tuple[float, ...] | None, bool]:
-        """The vector an engine should use (sum capped at 0.8) and whether the cap applied."""
-        if self.vector is None:
-            return None, False
-        total = sum(self.vector)
-        if total <= VECTOR_SUM_CAP + 1e-9:
-            return self.vector, False
-        scale = VECTOR_SUM_CAP / total
-        return tuple(round(v * scale, 6) for v in self.vector), True
-
-    def request(self) -> dict[str, Any] | None:
-        """What ``Request.emotion`` carries: plain JSON-able values, IndexTTS2's vocabulary.
-
-        ``{"kind", "vector" (8 floats, capped), "vector_written" (as written, for engines that
-        normalise it their own way), "alpha", "ref" (path), "ref_hash", "text",
-        "presets" ({name: intensity}), "label"}``; None for neutral.
-        """
+    def request(self) -> Emotion | None:
+        """What ``Request.emotion`` carries (the engine contract's :class:`~indextts_dub.engines.Emotion`);
+        None for neutral."""
         if self.is_neutral:
             return None
-        vec, capped = self.capped_vector()
-        return {
-            "kind": self.kind,
-            "vector": list(vec) if vec is not None else None,
-            "vector_capped": capped,
-            "vector_written": list(self.vector) if self.vector is not None else None,
-            "alpha": self.alpha,
-            "ref": self.ref,
-            "ref_hash": self.ref_hash,
-            "text": self.text,
-            "presets": dict(self.presets),
-            "label": self.label(),
-        }
+        return Emotion(self.kind, vector=self.vector, presets=self.presets, alpha=self.alpha, clip=self.ref,
+                       clip_hash=self.ref_hash, text=self.text, label=self.label())
 
     def record(self) -> dict[str, Any]:
         """For plan.json and the timeline's metadata (the vector as written, and as sent)."""
         out = {"kind": self.kind, "label": self.label(), "source": self.source}
         if self.vector is not None:
             out["vector"] = list(self.vector)
-            vec, capped = self.capped_vector()
+            vec, capped = Emotion(self.kind, vector=self.vector).capped_vector()
             if capped:
                 out["vector_sent"] = list(vec)
         if self.presets:
@@ -156,7 +130,7 @@ def preset_name(name: Any) -> str:
                        "a vector of 8 values, emotion_ref or emotion_text")
 
 
-def from_presets(items: list[tuple[Any, Any]], source: str = "") -> Emotion:
+def from_presets(items: list[tuple[Any, Any]], source: str = "") -> EmotionSpec:
     vec = [0.0] * len(PRESETS)
     named: list[tuple[str, float]] = []
     for name, intensity in items:
@@ -165,31 +139,31 @@ def from_presets(items: list[tuple[Any, Any]], source: str = "") -> Emotion:
         if key == NEUTRAL:
             if len(items) > 1:
                 raise EmotionError("neutral cannot be mixed with other presets")
-            return Emotion(NEUTRAL, source=source)
+            return EmotionSpec(NEUTRAL, source=source)
         if key in dict(named):
             raise EmotionError(f"{key} is given twice")
         vec[PRESETS.index(key)] = x
         named.append((key, x))
     if not named:
         raise EmotionError("an empty emotion; give a preset such as 'angry: 0.7'")
-    return Emotion("preset", vector=tuple(vec), presets=tuple(named), source=source)
+    return EmotionSpec("preset", vector=tuple(vec), presets=tuple(named), source=source)
 
 
-def from_vector(values: Any, source: str = "") -> Emotion:
+def from_vector(values: Any, source: str = "") -> EmotionSpec:
     if not isinstance(values, (list, tuple)):
         raise EmotionError("a vector is a list of 8 numbers")
     if len(values) != len(PRESETS):
         raise EmotionError(f"a vector needs exactly {len(PRESETS)} values ({', '.join(PRESETS)}); got {len(values)}")
     vec = tuple(_number(v, f"value {i + 1} ({PRESETS[i]})") for i, v in enumerate(values))
     if not any(vec):
-        return Emotion(NEUTRAL, source=source)
-    return Emotion("vector", vector=vec, source=source)
+        return EmotionSpec(NEUTRAL, source=source)
+    return EmotionSpec("vector", vector=vec, source=source)
 
 
 _PRESET_TEXT = re.compile(r"^\s*([^\s:=,\[\]]+)\s*(?:[:=]\s*([^\s,]+))?\s*$")
 
 
-def parse_value(value: Any, source: str = "") -> Emotion:
+def parse_value(value: Any, source: str = "") -> EmotionSpec:
     """The ``emotion`` value of a casting file or an inline tag, in any of its forms:
 
     ``angry`` / ``angry:0.7`` / ``"sad:0.4, afraid:0.2"`` / ``{angry: 0.7}`` /
@@ -219,15 +193,15 @@ def parse_value(value: Any, source: str = "") -> Emotion:
     return from_presets(items, source)
 
 
-def from_text(text: Any, alpha: Any = None, source: str = "") -> Emotion:
+def from_text(text: Any, alpha: Any = None, source: str = "") -> EmotionSpec:
     if not isinstance(text, str) or not text.strip():
         raise EmotionError("emotion_text must be a sentence describing the emotion")
-    return Emotion("text", text=text.strip(), alpha=1.0 if alpha is None else _number(alpha, "alpha"),
+    return EmotionSpec("text", text=text.strip(), alpha=1.0 if alpha is None else _number(alpha, "alpha"),
                    source=source)
 
 
-def from_ref(path: Path, clip_hash: str, alpha: Any = None, source: str = "") -> Emotion:
-    return Emotion("ref", ref=str(path), ref_hash=clip_hash,
+def from_ref(path: Path, clip_hash: str, alpha: Any = None, source: str = "") -> EmotionSpec:
+    return EmotionSpec("ref", ref=str(path), ref_hash=clip_hash,
                    alpha=1.0 if alpha is None else _number(alpha, "alpha"), source=source)
 
 

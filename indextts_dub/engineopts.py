@@ -52,7 +52,7 @@ def prepare(engine_name: str, the_cast: Cast, cli_options: dict[str, Any] | None
         cls = engines.engine_class(engine_name)
     except engines.EngineError as exc:
         raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
-    if "voice_library" in getattr(cls, "run_options", ()) and "voice_library" not in options:
+    if "voice_library" in cls.run_options and "voice_library" not in options:
         from .voicelib import default_path
 
         lib = library if library is not None else (the_cast.voice_library or default_path())

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import emotion as emo
-from . import refclip
+from .engines import refclip
 from .cues import Cue
 from .engines import EngineInfo
 from .errors import Problems
@@ -37,7 +37,7 @@ KNOWN = ("emotion", "emotion_text", "emotion_ref", "alpha", "emotion_alpha", "vo
 
 @dataclass(frozen=True)
 class Tags:
-    emotion: emo.Emotion | None = None
+    emotion: emo.EmotionSpec | None = None
     alpha: float | None = None
     voice: str | None = None
     language: str | None = None
@@ -124,7 +124,7 @@ def parse(cue: Cue, info: EngineInfo) -> Tags:
     return Tags(emotion, alpha, voice, language, smin, smax)
 
 
-def line_emotion(tags: Tags, character: emo.Emotion | None, default: emo.Emotion | None) -> emo.Emotion | None:
+def line_emotion(tags: Tags, character: emo.EmotionSpec | None, default: emo.EmotionSpec | None) -> emo.EmotionSpec | None:
     """The inline emotion, else the character's, else the project's default; an inline
     ``alpha`` alone rescales an inherited reference or text emotion."""
     chosen = tags.emotion or character or default

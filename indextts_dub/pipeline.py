@@ -141,11 +141,8 @@ def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: in
 def _load_engine(name: str, options: dict, the_cast: Cast):
     try:
         return engines.load(name, **options)
-    except engines.EngineError as exc:
-        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
-    except TypeError as exc:
-        raise DubError.at(the_cast.file, the_cast.lines.get("engine_options"), "engine_options",
-                          f"engine {name} does not take these options ({exc})") from None
+    except engines.EngineConfigError as exc:
+        raise DubError.at(the_cast.file, the_cast.lines.get("engine_options"), "engine_options", str(exc)) from None
 
 
 def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
@@ -406,7 +403,7 @@ def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting
                             gain_db=mixed.dialogue_gain_db, engine_seconds=synth.engine_seconds,
                             synthesis_calls=synth.calls, mix=mixed.figures, engine_model=info.model_id,
                             cache_damaged=synth.cache.damaged if synth.cache is not None else 0,
-                            engine_notes=list(getattr(synth.engine, "notes", None) or []))
+                            engine_notes=list(synth.engine.notes) if synth.engine is not None else [])
     outputs = {"clips": staging.final("clips/"), "stems": staging.final("stems/"),
                "mix": staging.final(mix_name), "plan": staging.final("plan.json"),
                "report": staging.final("report.html"), "picture": staging.final("timeline.png")}

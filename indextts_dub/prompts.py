@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from . import fsio, refclip
+from . import fsio
+from .engines import refclip
 from .engines import EngineInfo
 
 DEFAULT_VOICE = "kokoro:jf_tebukuro"     # a run without a casting file, for engines without voices

@@ -92,12 +92,28 @@ class Synthesizer:
         ignores does not make takes differ (emotion for engines without it, a reference clip for
         engines that cannot clone), and a clip counts by its content hash, never its path."""
         ident = {"name": self.info.name, "version": self.info.version, "model": self.info.model_id}
-        req = self.request(line, 1.0)
-        req = dataclasses.replace(
-            req, reference=None,
-            emotion={"key": line.emotion.key()} if line.emotion is not None and self.info.emotion else None,
-            reference_hash=req.reference_hash if self.info.reference_voice else None)
-        return content_key(ident, req)
+        made_of = {"text": line.speech, "voice": line.voice, "language": line.language,
+                   "emotion": {"key": line.emotion.key()} if line.emotion is not None and self.info.emotion else None,
+                   "reference_hash": line.reference_hash if self.info.reference_voice else None, "seed": self.seed}
+        return content_key(ident, made_of)
+
+    def _render(self, request: Request, content: str, key: float, target: int | None = None) -> np.ndarray:
+        """The engine's take of ``request`` (the engine loaded on first use), trimmed and at 48 kHz
+        (an exact-length take within :data:`EXACT_RESIDUAL` of ``target`` made exactly that long),
+        stored in the cache under ``(content, key)`` the moment it is finished."""
+        if self._engine is None:
+            self._engine = self.load()
+        t0 = time.perf_counter()
+        raw = self._engine.synthesize(request)
+        self.engine_seconds += time.perf_counter() - t0
+        self.calls += 1
+        sr = self.info.sample_rate
+        x = audio.resample(audio.trim_silence(np.asarray(raw, np.float32).ravel(), sr), sr, SAMPLE_RATE)
+        if target is not None and 0 < abs(x.size - target) <= EXACT_RESIDUAL:
+            x = audio.fit_length(x, target, SAMPLE_RATE)
+        if self.cache is not None:
+            self.cache.put(content, key, x)
+        return x
 
     def speak(self, line: Line, speed: float) -> np.ndarray:
         """Trimmed 48 kHz audio of ``line`` at ``speed``."""
@@ -110,16 +126,7 @@ class Synthesizer:
         if x is None:
             if self.offline:
                 raise NotCached(f"line {line.index} at speed {speed:.4f}")
-            if self._engine is None:
-                self._engine = self.load()
-            t0 = time.perf_counter()
-            raw = self._engine.synthesize(self.request(line, speed))
-            self.engine_seconds += time.perf_counter() - t0
-            self.calls += 1
-            sr = self.info.sample_rate
-            x = audio.resample(audio.trim_silence(np.asarray(raw, np.float32).ravel(), sr), sr, SAMPLE_RATE)
-            if self.cache is not None:
-                self.cache.put(content, speed, x)      # durable the moment it is finished
+            x = self._render(self.request(line, speed), content, speed)
         self._memo[key] = x
         return x
 
@@ -229,19 +236,9 @@ class Synthesizer:
         if x is None:
             if self.offline:
                 raise NotCached(f"line {line.index} at {target} samples")
-            if self._engine is None:
-                self._engine = self.load()
             sr = self.info.sample_rate
             req = dataclasses.replace(self.request(line, 1.0), target_samples=int(round(target * sr / SAMPLE_RATE)),
-                                      options={"natural_samples": int(round(n * sr / SAMPLE_RATE))})
-            t0 = time.perf_counter()
-            raw = self._engine.synthesize(req)
-            self.engine_seconds += time.perf_counter() - t0
-            self.calls += 1
-            x = audio.resample(audio.trim_silence(np.asarray(raw, np.float32).ravel(), sr), sr, SAMPLE_RATE)
-            if 0 < abs(x.size - target) <= EXACT_RESIDUAL:
-                x = audio.fit_length(x, target, SAMPLE_RATE)
-            if self.cache is not None:
-                self.cache.put(content, ratio, x)
+                                      natural_samples=int(round(n * sr / SAMPLE_RATE)))
+            x = self._render(req, content, ratio, target)
         self._memo[key] = x
         return self._choose(line, Take(line.index, ratio, x, 1, content))

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import embedding, fsio, refclip
+from . import embedding, fsio
+from .engines import refclip
 from .errors import DubError
 
 SCHEMA_VERSION = 1
@@ -162,7 +163,7 @@ class Library:
 
     def clip_file(self, clip_hash: str, folder: str | Path | None = None) -> Path:
         """The stored clip as a WAV file (for engines that read paths), named by its hash."""
-        path = (Path(folder) if folder is not None else fsio.cache_dir("clips")) / f"{clip_hash}.wav"
+        path = Path(folder) / f"{clip_hash}.wav" if folder is not None else refclip.cached_file(clip_hash)
         if not path.exists():
             row = self.db.execute("SELECT wav FROM clips WHERE hash=?", (clip_hash,)).fetchone()
             if row is None:

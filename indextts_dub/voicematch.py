@@ -95,7 +95,7 @@ def voice_embedding(engine: Engine, voice: str, cache: dict | None = None) -> np
 
 def nearest(target: np.ndarray, engine: Engine, blend: bool | None = None) -> VoiceMatch:
     """The built-in voice, or blend, whose speech is closest to ``target`` (an embedding)."""
-    from .casting import blend_id
+    from .engines import blend_id
 
     cache = _load_cache()
     voices = engine.info.voice_ids()

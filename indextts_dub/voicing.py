@@ -13,17 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from . import embedding, fsio, prompts, voicematch
+from . import embedding, prompts, voicematch
 from .casting import Cast, ResolvedVoice, VoiceSpec, resolve_voice, unknown_voice_message
-from .engines import Engine, EngineInfo
+from .engines import Engine, EngineInfo, refclip
 from .errors import DubError, Problems
-
-
-def _clip_cache_file(clip) -> Path:
-    path = fsio.cache_dir("clips") / f"{clip.hash}.wav"
-    if not path.exists():
-        fsio.write_bytes(path, clip.wav_bytes())
-    return path
 
 
 def resolve(the_cast: Cast, info: EngineInfo, engine: Callable[[], Engine],
@@ -69,7 +62,7 @@ def resolve(the_cast: Cast, info: EngineInfo, engine: Callable[[], Engine],
         if key in matched:
             return matched[key]
         if info.reference_voice:
-            path = _clip_cache_file(clip)
+            path = refclip.clip_file(clip)
             rv = ResolvedVoice(f"ref:{clip.hash[:12]}", f"{label} (cloned by {info.name})", str(path), clip.hash,
                                {"form": spec.kind, "clip_hash": clip.hash, "cloned": True})
         else:

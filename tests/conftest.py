@@ -57,7 +57,7 @@ def toy_engine(tmp_path, monkeypatch):
     (dist / "entry_points.txt").write_text("[indextts_dub.engines]\ntoy = toy_engine:ToyEngine\n")
     shutil.copy(Path(__file__).with_name("toy_engine.py"), site / "toy_engine.py")
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(engines, "_loaded", {})
+    monkeypatch.setattr(engines.registry, "_loaded", {})
     import toy_engine
 
     toy_engine.FAIL_ON.clear()

@@ -58,7 +58,7 @@ def install(tmp_path: Path, monkeypatch) -> StandIn:
     for k in saved:
         del sys.modules[k]
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(engines, "_loaded", {})
+    monkeypatch.setattr(engines.registry, "_loaded", {})
     for k in indextts2.OFFLINE_ENV:              # the engine sets these; put them back afterwards
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "user-hf-cache"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from indextts_dub import emotion as emo
+from indextts_dub.engines import VECTOR_SUM_CAP
 
 
 @pytest.mark.parametrize("value, vector, kind", [
@@ -31,21 +32,22 @@ def test_neutral_forms():
 
 def test_vector_sum_is_capped_for_the_engine_but_recorded_as_written():
     e = emo.parse_value("happy:1, surprised:0.6")
-    req = e.request()
-    assert req["vector_capped"] and abs(sum(req["vector"]) - emo.VECTOR_SUM_CAP) < 1e-6
-    assert req["vector"][0] == pytest.approx(0.5) and req["vector"][6] == pytest.approx(0.3)
+    vector, capped = e.request().capped_vector()
+    assert capped and abs(sum(vector) - VECTOR_SUM_CAP) < 1e-6
+    assert vector[0] == pytest.approx(0.5) and vector[6] == pytest.approx(0.3)
+    assert e.request().vector == e.vector          # the engine gets it as written, and may cap it itself
     rec = e.record()
     assert rec["vector"][0] == 1.0 and abs(sum(rec["vector_sent"]) - 0.8) < 1e-6
-    small = emo.parse_value("calm:0.3").request()
-    assert not small["vector_capped"] and small["vector"][7] == 0.3
+    small, capped = emo.parse_value("calm:0.3").request().capped_vector()
+    assert not capped and small[7] == 0.3
 
 
 def test_text_and_ref_forms_carry_alpha():
     t = emo.from_text("whispering nervously", 0.5)
-    assert t.request() | {} == t.request() and t.request()["text"] == "whispering nervously"
-    assert t.request()["alpha"] == 0.5 and t.request()["vector"] is None
+    assert t.request() == t.request() and t.request().text == "whispering nervously"
+    assert t.request().alpha == 0.5 and t.request().vector is None
     r = emo.from_ref("/clips/a.wav", "ab" * 32, 0.6)
-    assert r.request()["ref"] == "/clips/a.wav" and r.request()["alpha"] == 0.6 and r.label().startswith("ref a.wav")
+    assert r.request().clip == "/clips/a.wav" and r.request().alpha == 0.6 and r.label().startswith("ref a.wav")
     assert t.key() != r.key() and emo.from_text("whispering nervously", 0.4).key() != t.key()
 
 

@@ -35,12 +35,13 @@ def test_emotion_reaches_the_engine_the_plan_and_the_timeline(tmp_path, toy_engi
     res = dub(write(tmp_path / "e.srt", SRT), cast=write(tmp_path / "cast.yaml", CAST), out=out)
     calls = engines.load("toy").calls
     natural = {c.text: c for c in calls if c.speed == 1.0}
-    assert natural["Hello there."].emotion["presets"] == {"angry": 0.8}
-    assert natural["Hello there."].emotion["vector"][1] == 0.8
-    assert natural["Who is there?"].emotion == {**natural["Who is there?"].emotion, "kind": "text",
-                                                 "text": "whispering nervously", "vector": None}
+    assert dict(natural["Hello there."].emotion.presets) == {"angry": 0.8}
+    assert natural["Hello there."].emotion.vector[1] == 0.8
+    who = natural["Who is there?"].emotion
+    assert (who.kind, who.text, who.vector) == ("text", "whispering nervously", None)
     bob = natural["你好，我们开始吧。"].emotion
-    assert bob["kind"] == "vector" and bob["vector_capped"] and abs(sum(bob["vector"]) - 0.8) < 1e-6
+    capped, was_capped = bob.capped_vector()
+    assert bob.kind == "vector" and was_capped and abs(sum(capped) - 0.8) < 1e-6
     assert natural["好的。"].emotion is None and natural["好的。"].voice == "high"
     # reported once per run, in the summary and plan.json
     assert sum("cannot render emotion" in w for w in res.casting.warnings) == 1

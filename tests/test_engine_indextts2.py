@@ -23,7 +23,8 @@ import soundfile as sf
 
 import indextts2_standin
 from conftest import DEMO, REPO, run_cli, write
-from indextts_dub import audio, engines, refclip
+from indextts_dub import audio, engines
+from indextts_dub.engines import refclip
 from indextts_dub.engines import EngineConfigError, EngineError, Request
 from indextts_dub.errors import DubError
 
@@ -97,9 +98,7 @@ def project(tmp_path: Path, version: str = "2", extra: str = "", **ck) -> Path:
 
 def clip_path(path: Path) -> str:
     """Where the engine shows a clip to the model: a file named by its content hash."""
-    from indextts_dub.voicing import _clip_cache_file
-
-    return str(_clip_cache_file(refclip.read_clip(path, refclip.EMOTION_SECONDS)))
+    return str(refclip.clip_file(refclip.read_clip(path, refclip.EMOTION_SECONDS)))
 
 
 def natural_infer(standin) -> dict[str, dict]:
@@ -241,12 +240,12 @@ def test_conditioning_computed_once_per_clip_content_and_kept_on_disk(tmp_path, 
     assert refclip.read_clip(p / "mei.wav").hash in stored
     # a new process (a fresh engine) with changed lines: nothing recomputed, all from disk
     standin.reset()
-    engines._loaded.clear()
+    engines.registry._loaded.clear()
     write(p / "e.srt", squeeze(SRT).replace("Tell me the truth.", "Tell me everything."))
     dub(p / "e.srt", cast=p / "cast.yaml", out=p / "out")
     assert standin.calls("infer") and standin.calls("speaker_conditioning") == []
     assert standin.calls("emotion_conditioning") == []
-    eng = next(iter(engines._loaded.values()))
+    eng = next(iter(engines.registry._loaded.values()))
     assert eng.stats["conditioning_from_disk"] >= 2 and eng.stats["conditioning_computed"] == 0
 
 
@@ -324,7 +323,7 @@ def test_the_pipeline_asks_an_exact_length_engine_once_per_line_and_caches_by_ta
     assert len(gpt) == len(res.clips)          # one autoregressive pass per line, natural and exact alike
     # a re-run with nothing changed reuses every take without loading the model
     standin.reset()
-    engines._loaded.clear()
+    engines.registry._loaded.clear()
     again = dub(p / "e.srt", cast=p / "cast.yaml", out=p / "out", planner="per-line")
     assert standin.calls("init") == [] and again.facts.synthesis_calls == 0
     # the least hurried of those lines in a cue 15 % shorter: its target moves past the engine's
@@ -357,7 +356,7 @@ def test_without_a_way_into_the_mel_stage_the_stretcher_takes_over_and_says_so(t
     p = project(tmp_path)
     write(p / "e.srt", squeeze(SRT))
     res = dub(p / "e.srt", cast=p / "cast.yaml", out=p / "out")
-    eng = next(iter(engines._loaded.values()))
+    eng = next(iter(engines.registry._loaded.values()))
     assert eng.exact_mode == "stretcher" and eng.stats["stretched"] >= 1
     assert any("stretched" in n for n in res.facts.engine_notes)
     doc = json.loads((p / "out" / "plan.json").read_text(encoding="utf-8"))
@@ -377,7 +376,7 @@ def test_takes_are_deterministic_for_the_same_inputs(tmp_path, standin):
     req = Request("Nothing happened, I promise.", "ref", "en", reference=str(p / "mei.wav"), reference_hash=clip.hash)
     a = engines.load("indextts2", checkpoints=str(p / "ck"), conditioning_cache=str(p / "c.sqlite")).synthesize(req)
     torch.manual_seed(12345)            # someone else's draw in between changes nothing
-    engines._loaded.clear()
+    engines.registry._loaded.clear()
     b = engines.load("indextts2", checkpoints=str(p / "ck"), conditioning_cache=str(p / "c.sqlite")).synthesize(req)
     assert np.array_equal(a, b)
     c = engines.load("indextts2", checkpoints=str(p / "ck"),
@@ -488,7 +487,7 @@ def test_offline_by_default_and_downloads_only_when_asked(tmp_path, standin, mon
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
     assert os.environ["HF_HUB_CACHE"] == "/somewhere/mine"      # infer_v2_5 set it at import; put back
     # missing files with allow_download: index-tts's own downloader, asked once
-    engines._loaded.clear()
+    engines.registry._loaded.clear()
     for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         monkeypatch.delenv(k)
     empty = tmp_path / "empty"

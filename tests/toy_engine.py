@@ -8,14 +8,14 @@ import time
 
 import numpy as np
 
-from indextts_dub.engines import EngineInfo, Request, VoiceInfo
+from indextts_dub.engines import Engine, EngineInfo, Request, VoiceInfo
 
 FAIL_ON: set[str] = set()
 
 
-class ToyEngine:
+class ToyEngine(Engine):
     @classmethod
-    def describe(cls) -> EngineInfo:
+    def describe(cls, **options) -> EngineInfo:
         return EngineInfo(name="toy", version="toy-1", sample_rate=22_050, languages=("en", "zh"),
                           voices=(VoiceInfo("low"), VoiceInfo("high")), native_speed=True)
 

@@ -58,8 +58,10 @@ from typing import Any
 
 import numpy as np
 
-from . import EngineConfigError, EngineError, EngineInfo, Request
 from . import indextts2_files as files
+from . import refclip
+from .base import Engine, EngineConfigError, EngineError, EngineInfo, Request
+from .condstore import ConditioningStore
 
 NAME = "indextts2"
 MEL_RENDERS = 3                  # mel-stage renders per exact-length take, at most
@@ -179,9 +181,6 @@ def _file_option(opts: dict[str, Any]) -> str | None:
 def _clip_file(path: str, expected_hash: str | None, what: str) -> tuple[str, str]:
     """A clip as a file named by its content hash (``<hash>.wav`` in the user's cache), the
     only path the model ever sees: a path string then always means one content."""
-    from .. import refclip
-    from ..voicing import _clip_cache_file
-
     p = Path(path)
     if expected_hash and p.stem == expected_hash and p.is_file():
         return str(p), expected_hash
@@ -192,10 +191,10 @@ def _clip_file(path: str, expected_hash: str | None, what: str) -> tuple[str, st
         raise EngineError(str(exc)) from None
     if expected_hash and clip.hash != expected_hash:
         raise EngineError(f"{what} clip {p} changed since the casting file was read; run again")
-    return str(_clip_cache_file(clip)), clip.hash
+    return str(refclip.clip_file(clip)), clip.hash
 
 
-class IndexTTS2Engine:
+class IndexTTS2Engine(Engine):
     """IndexTTS-2 / IndexTTS-2.5 through index-tts's ``IndexTTS2`` (see the module docstring)."""
 
     name = NAME
@@ -254,8 +253,6 @@ class IndexTTS2Engine:
         self.notes: list[str] = []
         self.stats = {"gpt_runs": 0, "gpt_reused": 0, "mel_renders": 0, "conditioning_computed": 0,
                       "conditioning_from_disk": 0, "conditioning_from_memory": 0, "stretched": 0}
-        from ..condstore import ConditioningStore
-
         self.store = ConditioningStore(self.opts["voice_library"], self.opts["conditioning_cache"])
         self._cond: OrderedDict[tuple[str, str], dict] = OrderedDict()     # (clip hash, kind) -> tensors
         self._gpt: OrderedDict[tuple, Any] = OrderedDict()                  # (take key, segment) -> outputs
@@ -518,34 +515,31 @@ class IndexTTS2Engine:
             kw["lang"] = "ZH" if request.language.startswith("zh") else "EN"
         emo_clip = spk            # index-tts reads emotion features from the speaker clip unless given a clip
         e = request.emotion
-        if e:
-            kind = e.get("kind")
-            alpha = float(e.get("alpha", 1.0) if e.get("alpha") is not None else 1.0)
-            if kind in ("preset", "vector"):
-                written = e.get("vector_written") or e.get("vector")
-                kw["emo_vector"] = self.emotion_vector([float(v) for v in written])
-                kw["emo_alpha"] = alpha
-            elif kind == "ref":
-                emo_clip = _clip_file(e["ref"], e.get("ref_hash"), "emotion")
+        if e is not None:
+            if e.kind in ("preset", "vector") and e.vector is not None:
+                kw["emo_vector"] = self.emotion_vector([float(v) for v in e.vector])
+                kw["emo_alpha"] = e.alpha
+            elif e.kind == "ref" and e.clip:
+                emo_clip = _clip_file(e.clip, e.clip_hash, "emotion")
                 kw["emo_audio_prompt"] = emo_clip[0]
-                kw["emo_alpha"] = alpha
-            elif kind == "text":
+                kw["emo_alpha"] = e.alpha
+            elif e.kind == "text":
                 if not self.emotion_text:
                     raise EngineError(f"emotion from a sentence needs IndexTTS2's Qwen emotion model "
                                       f"({self.layout.qwen}); it is not there or emotion_text is false")
                 kw["use_emo_text"] = True
-                kw["emo_text"] = e.get("text")
-                kw["emo_alpha"] = alpha
+                kw["emo_text"] = e.text
+                kw["emo_alpha"] = e.alpha
         kw.update(self.opts["generation"])
         return kw, spk, emo_clip
 
     def take_key(self, request: Request, spk: tuple[str, str], emo: tuple[str, str]) -> str:
         """What a take is made of, apart from its length (the clips by the content actually read,
         never a path or a hash given with it): keys the GPT memo and the seed."""
-        emotion = {k: v for k, v in (request.emotion or {}).items() if k != "ref"} or None   # a path: not content
+        e = request.emotion
+        emotion = None if e is None else {"kind": e.kind, "vector": e.vector, "alpha": e.alpha, "text": e.text}
         doc = {"v": self.info.version, "m": self.info.model_id, "text": request.text, "lang": request.language,
-               "voice": spk[1], "emotion_clip": emo[1], "emotion": emotion, "seed": request.seed,
-               "options": {k: v for k, v in request.options.items() if k != "natural_samples"}}
+               "voice": spk[1], "emotion_clip": emo[1], "emotion": emotion, "seed": request.seed}
         return hashlib.sha256(json.dumps(doc, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
     # ------------------------------------------------------------------ rendering
@@ -618,7 +612,7 @@ class IndexTTS2Engine:
                 self.stats["stretched"] += 1
                 return audio.stretch_to(x, sr, target) if x.size else x
             # the natural speech length: from this process, or the caller's hint (a cached take)
-            natural = self._natural.get(key) or int(request.options.get("natural_samples") or 0)
+            natural = self._natural.get(key) or int(request.natural_samples or 0)
             if natural <= 0:
                 x = self._natural_take(kw, spk, emo, key)
                 natural = self._natural[key]

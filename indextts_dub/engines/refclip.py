@@ -1,4 +1,8 @@
-"""Reference clips (voices and emotion references): read, checked, normalised, hashed.
+"""Reference clips (voices and emotion references): read, checked, normalised, hashed, and
+shown to engines as files named by that hash.
+
+Beside the engine contract because an engine that clones (IndexTTS2, or a plugin) reads clips
+the way the casting stage checked them, without reaching into a stage.
 
 A clip is read with soundfile (WAV, FLAC, OGG, MP3 ...), mixed to mono, resampled to
 :data:`CLIP_RATE` with soxr, trimmed of leading and trailing silence, then checked:
@@ -18,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio
+from .. import audio, fsio
 
 CLIP_RATE = 24_000
 VOICE_SECONDS = (3.0, 15.0)
@@ -125,3 +129,20 @@ def clip_from_wav_bytes(data: bytes, label: str = "clip") -> RefClip:
     x = np.asarray(x, np.float32).ravel()
     return RefClip(x, int(sr), content_hash(x, int(sr)), label, int(sr), 1,
                    audio.peak_db(x))
+
+
+def cached_file(clip_hash: str, wav_bytes: bytes | None = None) -> Path:
+    """The normalised clip of ``clip_hash`` as ``<user cache>/clips/<hash>.wav`` (written from
+    ``wav_bytes`` when it is not there yet): a path that always means one content."""
+    path = fsio.cache_dir("clips") / f"{clip_hash}.wav"
+    if not path.exists() and wav_bytes is not None:
+        fsio.write_bytes(path, wav_bytes)
+    return path
+
+
+def clip_file(clip: RefClip) -> Path:
+    """``clip`` as a file named by its content hash (see :func:`cached_file`)."""
+    path = cached_file(clip.hash)
+    if not path.exists():
+        fsio.write_bytes(path, clip.wav_bytes())
+    return path

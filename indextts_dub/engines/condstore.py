@@ -4,7 +4,7 @@ table, and a cache file with the same table for clips that are not in a library.
 An engine such as IndexTTS2 computes, per reference clip, features it reuses for every line
 of that voice (speaker latents, style, prompt mel). They are keyed by
 ``(engine, engine version, clip hash, kind)``: the clip hash is the SHA-256 of the clip's
-normalised samples (:func:`refclip.content_hash`), never its path, so alternating voices
+normalised samples (:func:`.refclip.content_hash`), never its path, so alternating voices
 never recompute and a file replaced at the same path never gives stale results; the engine
 version holds the model's checksum, so other weights never read them either.
 
@@ -21,7 +21,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from . import fsio
+from .. import fsio
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS conditioning (
