@@ -82,10 +82,11 @@ def main() -> int:
 
 
 def run(options: dict, ratios: list[float], torch) -> int:
-    from indextts_dub import audio, engines, prompts
+    from indextts_dub import audio, engines
+    from indextts_dub.voices import prompts
     from indextts_dub.engines import refclip
     from indextts_dub.engines import Request
-    from indextts_dub.voicelib import Library
+    from indextts_dub.voices.library import Library
     demo = ROOT / "samples" / "demo"
     tmp = Path(tempfile.mkdtemp(prefix="indextts2-bench-"))
     options = dict(options, conditioning_cache=str(tmp / "conditioning.sqlite"))

@@ -41,13 +41,13 @@ def sintel_srt() -> Path:
 def load(srt: Path, cast_file: Path, engine_name: str | None, video: Path | None):
     """The cast lines as a run reads them (reference and library voices resolved too)."""
     from indextts_dub import engines
-    from indextts_dub.casting import load_cast
+    from indextts_dub.lines import read_cast_file
     from indextts_dub.pipeline import read_inputs
 
     if engine_name == "toy":        # the toy engine's voices, in a copy of the cast
         import yaml
 
-        the_cast = load_cast(cast_file)
+        the_cast = read_cast_file(cast_file)
         doc = {"engine": "toy", "default_voice": "toy:low",
                "characters": {k: "toy:" + ("low" if i % 2 else "high") for i, k in enumerate(the_cast.characters)}}
         cast_file = Path(tempfile.mkdtemp()) / "cast.yaml"
@@ -136,7 +136,7 @@ def bench_input(label, lines, info, engine, programme) -> None:
 
 
 def synthetic_film(n: int, seed: int = 11):
-    from indextts_dub.casting import Line
+    from indextts_dub.lines import Line
     from indextts_dub.cues import Cue
 
     rng = random.Random(seed)

@@ -29,7 +29,7 @@ from indextts_dub import audio, editors, timebase, timeline as timeline_mod  # n
 from indextts_dub.cues.timeline_in import TimelineOptions, open_timeline  # noqa: E402
 from indextts_dub.cues.otio_json import dump  # noqa: E402
 from indextts_dub.otio_out import EditorCopy, base_document, splice  # noqa: E402
-from indextts_dub.casting import Line  # noqa: E402
+from indextts_dub.lines import Line  # noqa: E402
 from indextts_dub.cues import Cue  # noqa: E402
 from indextts_dub.fit import Clip  # noqa: E402
 from indextts_dub.timebase import SAMPLE_RATE  # noqa: E402

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import engines
-from .casting import Cast
+from .lines import CastFile
 from .errors import DubError, Problem
 
 CLI_FIELD = "--engine-option"
@@ -40,7 +40,7 @@ def parse_cli(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def prepare(engine_name: str, the_cast: Cast, cli_options: dict[str, Any] | None,
+def prepare(engine_name: str, the_cast: CastFile, cli_options: dict[str, Any] | None,
             library: str | Path | None) -> tuple[engines.EngineInfo, dict[str, Any]]:
     """The engine's description and the options it will load with; raises :class:`DubError`."""
     cast_opts = the_cast.engine_options if engine_name == the_cast.engine else {}
@@ -53,7 +53,7 @@ def prepare(engine_name: str, the_cast: Cast, cli_options: dict[str, Any] | None
     except engines.EngineError as exc:
         raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
     if "voice_library" in cls.run_options and "voice_library" not in options:
-        from .voicelib import default_path
+        from .voices.library import default_path
 
         lib = library if library is not None else (the_cast.voice_library or default_path())
         options["voice_library"] = str(Path(lib).expanduser().resolve())

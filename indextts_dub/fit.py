@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import audio
-from .casting import Line
+from .lines import Line
 from .plan import PlanEntry
 from .synthesis import Take
 from .timebase import SAMPLE_RATE

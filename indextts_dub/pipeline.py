@@ -16,9 +16,12 @@ from typing import Callable
 
 import numpy as np
 
-from . import audio, editors, engineopts, engines, media, otio_out, prompts, report, report_html, voicing
+from . import audio, editors, engineopts, engines, media, otio_out, report, report_html
 from . import mix as mixing
-from .casting import Cast, Casting, cast as cast_lines, load_cast
+from .lines import CastFile as Cast, CastLines as Casting, cast_cues as cast_lines, read_cast_file as load_cast
+from .voices import prompts
+from .voices import resolve as voicing
+from .voices.library import default_path as default_library
 from .cues import load_cues
 from .cues.timeline_in import TimelineIn, TimelineOptions
 from .errors import DubError, Problems
@@ -113,8 +116,10 @@ def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: st
         # an engine without voices of its own (IndexTTS2) clones the built-in engine's, spoken as a prompt
         the_cast = Cast(the_cast.file, engine_name, voice or (info.voice_ids() or [prompts.DEFAULT_VOICE])[0])
     video_info = media.probe(video) if video is not None else None
-    voices, voice_notes = voicing.resolve(the_cast, info, lambda: _load_engine(engine_name, options, the_cast),
-                                          library)
+    lib_path = Path(library) if library is not None else (
+        Path(the_cast.voice_library) if the_cast.voice_library else default_library())
+    voices, voice_notes = voicing.resolve(the_cast.voices(), the_cast.file, info,
+                                          lambda: _load_engine(engine_name, options, the_cast), lib_path)
     casting = cast_lines(cues, the_cast, info, allow_overlap=allow_overlap, voices=voices, bounds=(lo, hi))
     if not casting.lines:
         raise DubError.at(subtitles, None, None, "no cue has anything to say: "
@@ -282,7 +287,7 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
         content = synth.content(ln)
         if prev is None:
             change = "new line"
-        elif prev.get("speech") != ln.speech:
+        elif prev.get("speech") != ln.speech_text:
             change = f"text changed (was {prev.get('speech')!r})"
         elif prev.get("voice") != ln.voice:
             change = f"voice changed (was {prev.get('voice')})"

@@ -46,7 +46,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .casting import Line
+from .lines import Line
 from .errors import DubError
 from .timebase import SAMPLE_RATE, samples_to_ms, timecode
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .casting import Line
+from .lines import Line
 from .plan import Plan, PlanEntry, PlanOptions, line_bounds
 from .timebase import SAMPLE_RATE, samples_to_ms
 

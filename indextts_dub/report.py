@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .casting import Skipped
+from .lines import Skipped
 from .fit import Clip
 from .fsio import atomic_write
 from .plan import Plan
@@ -44,7 +44,7 @@ def line_record(clip: Clip, media: str | None = None) -> dict[str, Any]:
         "voice": ln.voice,
         "language": ln.language,
         "text": ln.text,
-        "speech": ln.speech,
+        "speech": ln.speech_text,
         "slot": {"start": ln.cue.start, "end": ln.cue.end, "length": ln.cue.length,
                  "start_tc": timecode(ln.cue.start), "end_tc": timecode(ln.cue.end)},
         "clip": {"start": clip.start, "length": clip.length, "end": clip.end},

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import audio
 from .cache import TakeCache, content_key
-from .casting import Line
+from .lines import Line
 from .engines import Engine, EngineInfo, Request
 from .timebase import SAMPLE_RATE
 
@@ -83,7 +83,7 @@ class Synthesizer:
         return self._engine
 
     def request(self, line: Line, speed: float) -> Request:
-        return Request(text=line.speech, voice=line.voice, language=line.language, speed=float(round(speed, 4)),
+        return Request(text=line.speech_text, voice=line.voice, language=line.language, speed=float(round(speed, 4)),
                        emotion=line.emotion.request() if line.emotion is not None else None,
                        reference=line.reference, reference_hash=line.reference_hash, seed=self.seed)
 
@@ -92,7 +92,7 @@ class Synthesizer:
         ignores does not make takes differ (emotion for engines without it, a reference clip for
         engines that cannot clone), and a clip counts by its content hash, never its path."""
         ident = {"name": self.info.name, "version": self.info.version, "model": self.info.model_id}
-        made_of = {"text": line.speech, "voice": line.voice, "language": line.language,
+        made_of = {"text": line.speech_text, "voice": line.voice, "language": line.language,
                    "emotion": {"key": line.emotion.key()} if line.emotion is not None and self.info.emotion else None,
                    "reference_hash": line.reference_hash if self.info.reference_voice else None, "seed": self.seed}
         return content_key(ident, made_of)

@@ -35,7 +35,7 @@ def clip_metadata(clip: Clip, media: Path) -> dict[str, Any]:
         "index": ln.index,
         "cue_id": ln.cue.id,
         "text": ln.text,
-        "speech": ln.speech,
+        "speech": ln.speech_text,
         "character": ln.character,
         "voice": ln.voice,
         "language": ln.language,

@@ -17,13 +17,13 @@ from .errors import DubError
 
 
 def _open(args, write: bool):
-    from .voicelib import Library
+    from .voices.library import Library
 
     return Library(args.library, write=write)
 
 
 def _add(args) -> int:
-    from .voicelib import Consent
+    from .voices.library import Consent
 
     when = args.date or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
     consent = Consent(who=args.by or args.name, when=when, purpose=args.purpose, statement=args.consent or "")
@@ -36,7 +36,7 @@ def _add(args) -> int:
 
 
 def _list(args) -> int:
-    from .voicelib import Library, default_path
+    from .voices.library import Library, default_path
 
     path = args.library or default_path()
     try:
@@ -68,7 +68,7 @@ def _show(args) -> int:
         print(f"consent:     {e.consent.who} agreed on {e.consent.when} for {e.consent.purpose}")
         print(f"statement:   {e.consent.statement}")
         print(f"added:       {e.added_at}")
-        from . import embedding
+        from .voices import embedding
 
         print(f"embedding:   {embedding.MODEL_ID}, {e.embedding.size} values")
         closest = sorted(((embedding.similarity(e.embedding, d.embedding), d.name) for d in lib.denied()), reverse=True)
@@ -104,7 +104,7 @@ def _undeny(args) -> int:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from .voicelib import DENY_THRESHOLD
+    from .voices.library import DENY_THRESHOLD
 
     v = sub.add_parser("voices", help="the voice library: add, list, show, remove, deny")
     vs = v.add_subparsers(dest="voices_command", required=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import write
-from indextts_dub.casting import cast, load_cast
+from indextts_dub.lines import cast_cues, read_cast_file
 from indextts_dub.cues import read_cues
 from indextts_dub.engines import describe
 from indextts_dub.errors import DubError
@@ -40,32 +40,32 @@ characters:
 
 def test_cast_lines_voices_languages_and_skips(tmp_path):
     cues = read_cues(write(tmp_path / "e.srt", SRT))
-    c = load_cast(write(tmp_path / "cast.yaml", CAST))
-    result = cast(cues, c, INFO)
+    c = read_cast_file(write(tmp_path / "cast.yaml", CAST))
+    result = cast_cues(cues, c, INFO)
     assert [(ln.index, ln.character, ln.voice, ln.language) for ln in result.lines] == [
         (1, "Alice", "jf_alpha", "en"), (2, "Bob", "jm_kumo", "zh"), (3, "Narrator", "jf_tebukuro", "en")]
-    assert result.lines[1].speech == "我有两个苹果。"
+    assert result.lines[1].speech_text == "我有两个苹果。"
     assert [(s.cue.id, s.reason) for s in result.skipped] == [("3", "no speakable text")]
 
 
 def test_cue_numbers_assign_characters(tmp_path):
     cues = read_cues(write(tmp_path / "e.srt", SRT))
-    c = load_cast(write(tmp_path / "cast.yaml", CAST + "  Carol:\n    voice: jf_nezumi\n    cues: [4]\n"))
-    result = cast(cues, c, INFO)
+    c = read_cast_file(write(tmp_path / "cast.yaml", CAST + "  Carol:\n    voice: jf_nezumi\n    cues: [4]\n"))
+    result = cast_cues(cues, c, INFO)
     assert result.lines[-1].character == "Carol"
 
 
 def test_aliases_are_case_insensitive(tmp_path):
     cues = read_cues(write(tmp_path / "e.srt", "1\n00:00:01,000 --> 00:00:02,000\nteacher wang: 好。\n"))
-    c = load_cast(write(tmp_path / "cast.yaml", "characters:\n  王老师:\n    voice: jm_kumo\n    aliases: [Teacher Wang]\n"))
-    assert cast(cues, c, INFO).lines[0].character == "王老师"
+    c = read_cast_file(write(tmp_path / "cast.yaml", "characters:\n  王老师:\n    voice: jm_kumo\n    aliases: [Teacher Wang]\n"))
+    assert cast_cues(cues, c, INFO).lines[0].character == "王老师"
 
 
 def test_unknown_speaker_without_default_lists_known_characters(tmp_path):
     cues = read_cues(write(tmp_path / "e.srt", SRT))
-    c = load_cast(write(tmp_path / "cast.yaml", CAST.replace("default_voice: kokoro:jf_tebukuro\n", "")))
+    c = read_cast_file(write(tmp_path / "cast.yaml", CAST.replace("default_voice: kokoro:jf_tebukuro\n", "")))
     with pytest.raises(DubError) as err:
-        cast(cues, c, INFO)
+        cast_cues(cues, c, INFO)
     msg = str(err.value)
     assert "e.srt:14: text: this cue names no speaker" in msg
     assert "known characters: Alice, Bob" in msg
@@ -73,17 +73,17 @@ def test_unknown_speaker_without_default_lists_known_characters(tmp_path):
 
 def test_unknown_named_speaker_uses_default_with_a_warning(tmp_path):
     cues = read_cues(write(tmp_path / "e.srt", "1\n00:00:01,000 --> 00:00:02,000\nZed: hi there\n"))
-    c = load_cast(write(tmp_path / "cast.yaml", CAST))
-    result = cast(cues, c, INFO)
+    c = read_cast_file(write(tmp_path / "cast.yaml", CAST))
+    result = cast_cues(cues, c, INFO)
     assert result.lines[0].character == "Zed" and result.lines[0].voice == "jf_tebukuro"
     assert any("'Zed' is not in the cast" in w for w in result.warnings)
 
 
 def test_unknown_voice_lists_available_voices(tmp_path):
     cues = read_cues(write(tmp_path / "e.srt", SRT))
-    c = load_cast(write(tmp_path / "cast.yaml", CAST.replace("jm_kumo", "af_heart")))
+    c = read_cast_file(write(tmp_path / "cast.yaml", CAST.replace("jm_kumo", "af_heart")))
     with pytest.raises(DubError) as err:
-        cast(cues, c, INFO)
+        cast_cues(cues, c, INFO)
     msg = str(err.value)
     assert "cast.yaml:7: characters.Bob.voice: unknown voice 'af_heart'" in msg
     assert "kokoro:jf_alpha" in msg and "kokoro:jm_kumo" in msg
@@ -94,11 +94,11 @@ def test_overlapping_cues_of_one_character(tmp_path):
            "2\n00:00:02,000 --> 00:00:04,000\nAlice: two\n\n"
            "3\n00:00:02,500 --> 00:00:04,000\nBob: overlapping another character is fine\n")
     cues = read_cues(write(tmp_path / "o.srt", srt))
-    c = load_cast(write(tmp_path / "cast.yaml", CAST))
+    c = read_cast_file(write(tmp_path / "cast.yaml", CAST))
     with pytest.raises(DubError) as err:
-        cast(cues, c, INFO)
+        cast_cues(cues, c, INFO)
     assert "o.srt:6: start: Alice's cue starts before their previous cue (line 2) ends" in str(err.value)
-    result = cast(cues, c, INFO, allow_overlap=True)
+    result = cast_cues(cues, c, INFO, allow_overlap=True)
     assert len(result.lines) == 3 and any("allowed" in w for w in result.warnings)
 
 
@@ -115,7 +115,7 @@ def test_overlapping_cues_of_one_character(tmp_path):
 def test_bad_casting_files_name_line_and_field(tmp_path, text, line, field, words):
     path = write(tmp_path / "cast.yaml", text)
     with pytest.raises(DubError) as err:
-        load_cast(path)
+        read_cast_file(path)
     msg = str(err.value)
     where = f"cast.yaml:{line}: {field}:" if field else f"cast.yaml:{line}:"
     assert where in msg and words in msg, msg
@@ -123,6 +123,6 @@ def test_bad_casting_files_name_line_and_field(tmp_path, text, line, field, word
 
 def test_empty_and_missing_casting_files(tmp_path):
     with pytest.raises(DubError, match="the casting file is empty"):
-        load_cast(write(tmp_path / "cast.yaml", ""))
+        read_cast_file(write(tmp_path / "cast.yaml", ""))
     with pytest.raises(DubError, match="file not found"):
-        load_cast(tmp_path / "missing.yaml")
+        read_cast_file(tmp_path / "missing.yaml")

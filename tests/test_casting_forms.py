@@ -8,12 +8,12 @@ import pytest
 
 import clips
 from conftest import write
-from indextts_dub.casting import cast, load_cast
+from indextts_dub.lines import cast_cues, read_cast_file
 from indextts_dub.cues import read_cues
 from indextts_dub.engines import describe
 from indextts_dub.errors import DubError
-from indextts_dub.voicelib import Consent, Library
-from indextts_dub.voicing import resolve
+from indextts_dub.voices.library import Consent, Library
+from indextts_dub.voices.resolve import resolve
 
 INFO = describe("kokoro")
 
@@ -85,9 +85,9 @@ characters:
 
 
 def run(project, text=FULL, srt="e.srt"):
-    c = load_cast(write(project / "cast.yaml", text))
-    voices, notes = resolve(c, INFO, KOKORO)
-    return c, cast(read_cues(project / srt), c, INFO, voices=voices, bounds=c.speed_bounds), notes
+    c = read_cast_file(write(project / "cast.yaml", text))
+    voices, notes = resolve(c.voices(), c.file, INFO, KOKORO, c.voice_library)
+    return c, cast_cues(read_cues(project / srt), c, INFO, voices=voices, bounds=c.speed_bounds), notes
 
 
 def test_every_voice_and_emotion_form(project):
@@ -111,7 +111,7 @@ def test_every_voice_and_emotion_form(project):
     assert bob.emotion.kind == "vector" and bob.emotion.vector == (0, 0.6, 0, 0, 0, 0, 0.2, 0)
     assert carol.emotion.kind == "preset" and carol.emotion.source == "e.srt:10"       # inline wins
     assert dave.emotion.kind == "text" and dave.emotion.text == "whispering nervously" and dave.emotion.alpha == 0.7
-    assert alice2.voice == "jm_kumo" and alice2.speed_bounds == (0.9, 1.1) and alice2.speech == "Fine, thanks."
+    assert alice2.voice == "jm_kumo" and alice2.speed_bounds == (0.9, 1.1) and alice2.speech_text == "Fine, thanks."
     assert alice.speed_bounds == (0.9, 1.15) and alice.gain_db == -3 and alice.pan == -0.5
     assert bob.speed_bounds is None
     # the warning about emotion comes once, not per line
@@ -159,7 +159,7 @@ def test_bad_casting_values_name_file_line_and_field(project, edit, line, field,
     text = FULL.replace(*edit)
     assert text != FULL
     with pytest.raises(DubError) as err:
-        load_cast(write(project / "cast.yaml", text))
+        read_cast_file(write(project / "cast.yaml", text))
     msg = str(err.value)
     assert f"cast.yaml:{line}: {field}:" in msg and words in msg, msg
 
@@ -174,38 +174,38 @@ def test_bad_casting_values_name_file_line_and_field(project, edit, line, field,
 def test_bad_reference_clips(project, make, words):
     make(project / "voices" / "bob.wav")
     with pytest.raises(DubError) as err:
-        load_cast(write(project / "cast.yaml", FULL))
+        read_cast_file(write(project / "cast.yaml", FULL))
     msg = str(err.value)
     assert "cast.yaml:15: characters.Bob.voice.ref:" in msg and words in msg, msg
 
 
 def test_stereo_clip_is_mixed_to_mono_and_resampled(project):
     clips.tone_speech(project / "clips" / "angry.wav", 4.0, sr=44_100, channels=2)
-    c = load_cast(write(project / "cast.yaml", FULL))
+    c = read_cast_file(write(project / "cast.yaml", FULL))
     assert c.characters["Carol"].emotion.ref.endswith("angry.wav")
 
 
 def test_unknown_library_entry_lists_known_ones(project):
-    c = load_cast(write(project / "cast.yaml", FULL.replace("library: carol", "library: caroline")))
+    c = read_cast_file(write(project / "cast.yaml", FULL.replace("library: carol", "library: caroline")))
     with pytest.raises(DubError) as err:
-        resolve(c, INFO, KOKORO)
+        resolve(c.voices(), c.file, INFO, KOKORO, c.voice_library)
     msg = str(err.value)
     assert "cast.yaml:18: characters.Carol.library: no voice named 'caroline'" in msg and "known: carol" in msg
 
 
 def test_missing_library(project):
-    c = load_cast(write(project / "cast.yaml", FULL.replace("voice_library: lib.sqlite", "voice_library: no.sqlite")))
+    c = read_cast_file(write(project / "cast.yaml", FULL.replace("voice_library: lib.sqlite", "voice_library: no.sqlite")))
     with pytest.raises(DubError, match="cast.yaml:18: characters.Carol.library: library voice 'carol': no voice "
                                        "library here"):
-        resolve(c, INFO, KOKORO)
+        resolve(c.voices(), c.file, INFO, KOKORO, c.voice_library)
 
 
 def test_denied_voice_is_refused_naming_the_entry_and_similarity(project):
     with Library(project / "lib.sqlite", write=True) as lib:
         lib.deny("Famous Anchor", clips.speech("jf_nezumi", "en"), "public figure")
-    c = load_cast(write(project / "cast.yaml", FULL))
+    c = read_cast_file(write(project / "cast.yaml", FULL))
     with pytest.raises(DubError) as err:
-        resolve(c, INFO, KOKORO)
+        resolve(c.voices(), c.file, INFO, KOKORO, c.voice_library)
     msg = str(err.value)
     assert "cast.yaml:15: characters.Bob.voice.ref: ref bob.wav is too similar to the denied voice 'Famous Anchor'" \
         in msg and "public figure" in msg, msg
@@ -227,9 +227,9 @@ def test_denied_voice_is_refused_naming_the_entry_and_similarity(project):
 ])
 def test_bad_inline_tags_name_the_subtitle_line(project, tag, field, words):
     write(project / "bad.srt", f"1\n00:00:01,000 --> 00:00:03,000\nAlice: {tag}Hello there.\n")
-    c = load_cast(write(project / "cast.yaml", "characters:\n  Alice: jf_alpha\n"))
+    c = read_cast_file(write(project / "cast.yaml", "characters:\n  Alice: jf_alpha\n"))
     with pytest.raises(DubError) as err:
-        cast(read_cues(project / "bad.srt"), c, INFO)
+        cast_cues(read_cues(project / "bad.srt"), c, INFO)
     msg = str(err.value)
     assert f"bad.srt:2: {field}:" in msg and words in msg, msg
 
@@ -240,12 +240,12 @@ def test_inline_tags_in_ass_stay_apart_from_override_tags(project):
            "Dialogue: 0,0:00:01.00,0:00:03.00,Default,Alice,0,0,0,,{\\i1}{emotion=sad:0.5}Oh no{\\i0}, "
            "{emotion_ref=clips/angry.wav}\n")
     write(project / "e.ass", ass)
-    c = load_cast(write(project / "cast.yaml", "characters:\n  Alice: jf_alpha\n"))
+    c = read_cast_file(write(project / "cast.yaml", "characters:\n  Alice: jf_alpha\n"))
     with pytest.raises(DubError, match="one emotion form per line"):
-        cast(read_cues(project / "e.ass"), c, INFO)
+        cast_cues(read_cues(project / "e.ass"), c, INFO)
     write(project / "e.ass", ass.replace("{emotion_ref=clips/angry.wav}", "{alpha=0.5}"))
     with pytest.raises(DubError, match="alpha goes with emotion_ref or emotion_text"):
-        cast(read_cues(project / "e.ass"), c, INFO)
+        cast_cues(read_cues(project / "e.ass"), c, INFO)
     write(project / "e.ass", ass.replace("{emotion_ref=clips/angry.wav}", ""))
-    ln = cast(read_cues(project / "e.ass"), c, INFO).lines[0]
-    assert ln.speech == "Oh no," and ln.emotion.presets == (("sad", 0.5),)
+    ln = cast_cues(read_cues(project / "e.ass"), c, INFO).lines[0]
+    assert ln.speech_text == "Oh no," and ln.emotion.presets == (("sad", 0.5),)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from indextts_dub import emotion as emo
+from indextts_dub.lines import emotion as emo
 from indextts_dub.engines import VECTOR_SUM_CAP
 
 

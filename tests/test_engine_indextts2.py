@@ -137,7 +137,7 @@ def test_package_describe_and_casting_never_import_torch(tmp_path, standin):
 @pytest.mark.parametrize("version", ["2", "2.5"])
 def test_every_voice_and_emotion_form_maps_to_infer_arguments(tmp_path, standin, version):
     from indextts_dub import dub
-    from indextts_dub.voicelib import Library
+    from indextts_dub.voices.library import Library
 
     p = project(tmp_path, version)
     res = dub(p / "e.srt", cast=p / "cast.yaml", out=p / "out")
@@ -216,7 +216,7 @@ def test_generation_options_and_precision_reach_the_model(tmp_path, standin):
 
 def test_conditioning_computed_once_per_clip_content_and_kept_on_disk(tmp_path, standin):
     from indextts_dub import dub
-    from indextts_dub.voicelib import Library
+    from indextts_dub.voices.library import Library
 
     p = project(tmp_path)
     write(p / "e.srt", squeeze(SRT))

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from indextts_dub.casting import Line
+from indextts_dub.lines import Line
 from indextts_dub.cues import Cue
 from indextts_dub.errors import DubError
 from indextts_dub.plan import PlanOptions, plan, retime_map

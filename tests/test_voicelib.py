@@ -10,7 +10,7 @@ import pytest
 import clips
 from conftest import run_cli
 from indextts_dub.errors import DubError
-from indextts_dub.voicelib import Consent, Library
+from indextts_dub.voices.library import Consent, Library
 
 
 @pytest.fixture
@@ -120,7 +120,8 @@ def test_packaged_voice_embeddings_match_what_the_engine_speaks_now():
     only blends); they must be what Kokoro and the embedder give on this machine."""
     import json
 
-    from indextts_dub import embedding, engines, voicematch
+    from indextts_dub import engines
+    from indextts_dub.voices import embedding, match as voicematch
 
     table = json.loads(voicematch.PACKAGED.read_text(encoding="utf-8"))
     eng = engines.load("kokoro")

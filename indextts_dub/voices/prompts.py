@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from . import fsio
-from .engines import refclip
-from .engines import EngineInfo
+from .. import fsio
+from ..engines import EngineInfo, refclip
+from .ids import resolve_voice
 
 DEFAULT_VOICE = "kokoro:jf_tebukuro"     # a run without a casting file, for engines without voices
 DEFAULT_ENGINE = "kokoro"
@@ -31,8 +31,7 @@ def borrowed(voice: str, info: EngineInfo) -> tuple[str, str] | None:
     """``(engine, voice id)`` when ``voice`` names another installed engine's built-in voice
     (``kokoro:jf_alpha``, or a bare ``jf_alpha`` of the built-in engine) and ``info``'s engine
     clones from clips; None otherwise."""
-    from . import engines
-    from .casting import resolve_voice
+    from .. import engines
 
     if not info.reference_voice:
         return None
@@ -52,8 +51,8 @@ def prompt_clip(engine_name: str, voice: str) -> refclip.RefClip:
     """The prompt clip of ``engine_name``'s ``voice``: spoken once, then read from the cache."""
     import numpy as np
 
-    from . import audio, engines
-    from .engines import Request
+    from .. import audio, engines
+    from ..engines import Request
 
     info = engines.describe(engine_name)
     ident = f"{engine_name}|{info.version}|{info.model_id}|{voice}|{PROMPT}"

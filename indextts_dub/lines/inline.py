@@ -2,7 +2,7 @@
 
 A cue may name its speaker with a prefix (``Alice: ...``, ``[Alice] ...``, ``【Alice】``)
 and carry brace tags of the form ``{key=value}`` anywhere in its text; the tags are
-removed from what is spoken (:func:`cues.clean_text` collects them). ASS override
+removed from what is spoken (:func:`indextts_dub.cues.cue.clean_text` collects them). ASS override
 blocks start with a backslash (``{\\i1}``) and are never read as ours.
 
 =================  ==========================================================
@@ -22,14 +22,14 @@ An inline emotion replaces the character's default for that line only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..cues import Cue
+from ..engines import EngineInfo
+from ..errors import Problems
+from ..voices.ids import resolve_voice, unknown_voice_message
 from . import emotion as emo
-from .engines import refclip
-from .cues import Cue
-from .engines import EngineInfo
-from .errors import Problems
 
 KNOWN = ("emotion", "emotion_text", "emotion_ref", "alpha", "emotion_alpha", "voice", "speed", "speed_min",
          "speed_max", "lang", "language")
@@ -59,8 +59,6 @@ def _float(value: str, problems: Problems, cue: Cue, key: str) -> float | None:
 
 def parse(cue: Cue, info: EngineInfo) -> Tags:
     """The cue's inline tags, checked; :class:`DubError` names the subtitle file, line and tag."""
-    from .casting import resolve_voice, unknown_voice_message
-
     if not cue.tags:
         return Tags()
     problems = Problems()
@@ -69,36 +67,9 @@ def parse(cue: Cue, info: EngineInfo) -> Tags:
         if key not in KNOWN:
             problems.add(cue.file, cue.line, f"{{{key}}}", f"unknown inline tag; known: {', '.join(KNOWN)}")
     src = f"{Path(cue.file).name}:{cue.line}"
-    forms = [k for k in ("emotion", "emotion_text", "emotion_ref") if k in tags]
-    alpha = None
-    akey = "alpha" if "alpha" in tags else "emotion_alpha" if "emotion_alpha" in tags else None
-    if akey:
-        try:
-            alpha = emo.check_alpha(tags[akey])
-        except emo.EmotionError as exc:
-            problems.add(cue.file, cue.line, f"{{{akey}}}", str(exc))
-    emotion = None
-    if len(forms) > 1:
-        problems.add(cue.file, cue.line, f"{{{forms[1]}}}", f"give one emotion form per line, not {forms[0]} and "
-                                                           f"{forms[1]}")
-    elif forms:
-        k = forms[0]
-        try:
-            if k == "emotion":
-                if akey:
-                    raise emo.EmotionError("alpha goes with emotion_ref or emotion_text")
-                emotion = emo.parse_value(tags[k], src)
-            elif k == "emotion_text":
-                emotion = emo.from_text(tags[k], alpha, src)
-            else:
-                clip_path = (Path(cue.file).resolve().parent / tags[k].strip()).resolve()
-                try:
-                    clip = refclip.read_clip(clip_path, refclip.EMOTION_SECONDS, "emotion reference clip")
-                except refclip.ClipError as exc:
-                    raise emo.EmotionError(str(exc)) from None
-                emotion = emo.from_ref(clip_path, clip.hash, alpha, src)
-        except emo.EmotionError as exc:
-            problems.add(cue.file, cue.line, f"{{{k}}}", str(exc))
+    emotion, alpha, bad = emo.read_forms(tags, Path(cue.file).resolve().parent, src, per_line=True)
+    for key, message in bad:
+        problems.add(cue.file, cue.line, f"{{{key}}}", message)
     voice = None
     if "voice" in tags:
         voice = resolve_voice(tags["voice"].strip(), info)
@@ -131,7 +102,5 @@ def line_emotion(tags: Tags, character: emo.EmotionSpec | None, default: emo.Emo
     if chosen is None or chosen.is_neutral:
         return None
     if tags.emotion is None and tags.alpha is not None and chosen.kind in ("ref", "text"):
-        from dataclasses import replace
-
         chosen = replace(chosen, alpha=tags.alpha)
     return chosen

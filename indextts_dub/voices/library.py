@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import embedding, fsio
-from .engines import refclip
-from .errors import DubError
+from .. import fsio
+from ..engines import refclip
+from ..errors import DubError
+from . import embedding
 
 SCHEMA_VERSION = 1
 DENY_THRESHOLD = 0.75      # same voice, other language: about 0.80-0.85; different voices: 0.3-0.7

@@ -9,7 +9,7 @@ The report says which voice was chosen and how close it is. True cloning needs I
 
 Probe embeddings are cached in the user's cache folder, keyed by engine, model,
 embedding model, probe sentence and voice id. The built-in voices' own embeddings ship with
-the package (``data/voice_embeddings.json``, written by ``python -m indextts_dub.voicematch``),
+the package (``data/voice_embeddings.json``, written by ``python -m indextts_dub.voices.match``),
 so a first run on a new machine speaks only the blends it measures; a table that no longer
 matches the model simply misses and is recomputed.
 """
@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import embedding, fsio
-from .engines import Engine, Request
+from .. import fsio
+from ..engines import Engine, Request, blend_id
+from . import embedding
 
 PROBE = "Good morning, everyone. 今天我们一起读这段话，好吗？"
 BLEND_TOP = 3
@@ -95,8 +96,6 @@ def voice_embedding(engine: Engine, voice: str, cache: dict | None = None) -> np
 
 def nearest(target: np.ndarray, engine: Engine, blend: bool | None = None) -> VoiceMatch:
     """The built-in voice, or blend, whose speech is closest to ``target`` (an embedding)."""
-    from .engines import blend_id
-
     cache = _load_cache()
     voices = engine.info.voice_ids()
     embs = {v: voice_embedding(engine, v, cache) for v in voices}
@@ -129,7 +128,7 @@ def nearest(target: np.ndarray, engine: Engine, blend: bool | None = None) -> Vo
 
 def write_table(path: Path = PACKAGED) -> Path:
     """Speak the probe with every built-in voice and store the embeddings as package data."""
-    from . import engines
+    from .. import engines
 
     eng = engines.load("kokoro")
     table = {_key(eng, v): [round(float(a), 7) for a in voice_embedding(eng, v, {})] for v in eng.info.voice_ids()}

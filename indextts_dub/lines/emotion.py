@@ -22,9 +22,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from .engines import EMOTIONS, VECTOR_SUM_CAP, Emotion
+from ..engines import EMOTIONS, VECTOR_SUM_CAP, Emotion, refclip
 
 PRESETS = EMOTIONS              # IndexTTS2's emo_vector order, as the engine contract fixes it
 NEUTRAL = "neutral"
@@ -207,3 +207,56 @@ def from_ref(path: Path, clip_hash: str, alpha: Any = None, source: str = "") ->
 
 def check_alpha(alpha: Any) -> float:
     return _number(alpha, "alpha")
+
+
+FORMS = ("emotion", "emotion_ref", "emotion_text")
+ALPHAS = ("emotion_alpha", "alpha")
+
+
+def read_forms(values: Mapping[str, Any], base: Path, source: str, *, per_line: bool = False
+               ) -> tuple[EmotionSpec | None, float | None, list[tuple[str, str]]]:
+    """The one emotion form among ``values`` (a casting file's character mapping, or a cue's
+    inline tags): ``emotion`` (a preset or vector), ``emotion_ref`` (a clip, relative to ``base``)
+    or ``emotion_text``, with ``alpha``/``emotion_alpha`` scaling a clip or a sentence.
+
+    Returns ``(emotion or None, alpha or None, problems)``, each problem ``(key, message)``. An
+    alpha without a form is a problem in a casting file; on one line (``per_line``) it rescales
+    the emotion the line inherits."""
+    forms = [k for k in FORMS if k in values]
+    alpha_key = next((k for k in ALPHAS if k in values), None)
+    problems: list[tuple[str, str]] = []
+    if len(forms) > 1:
+        problems.append((forms[1], f"give one emotion form{' per line' if per_line else ''}, not both {forms[0]} "
+                                   f"and {forms[1]}"))
+    alpha = None
+    if alpha_key is not None:
+        try:
+            alpha = check_alpha(values[alpha_key])
+        except EmotionError as exc:
+            problems.append((alpha_key, str(exc)))
+    if problems:
+        return None, None, problems
+    if not forms:
+        if alpha_key is not None and not per_line:
+            problems.append((alpha_key, "alpha scales emotion_ref or emotion_text; give one of them"))
+        return None, alpha, problems
+    k = forms[0]
+    if k == "emotion" and alpha_key is not None:
+        return None, None, [(alpha_key, "alpha goes with emotion_ref or emotion_text; a preset or vector carries its "
+                                        "own intensities")]
+    try:
+        if k == "emotion":
+            return parse_value(values[k], source), None, []
+        if k == "emotion_text":
+            return from_text(values[k], alpha, source), alpha, []
+        value = values[k]
+        if not isinstance(value, str) or not value.strip():
+            raise EmotionError("must be the path of a clip that shows the emotion")
+        clip_path = (base / value.strip()).resolve()
+        try:
+            clip = refclip.read_clip(clip_path, refclip.EMOTION_SECONDS, "emotion reference clip")
+        except refclip.ClipError as exc:
+            raise EmotionError(str(exc)) from None
+        return from_ref(clip_path, clip.hash, alpha, source), alpha, []
+    except EmotionError as exc:
+        return None, None, [(k, str(exc))]

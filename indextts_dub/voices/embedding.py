@@ -44,7 +44,7 @@ def _model():
 
 def embed(x: np.ndarray, sr: int) -> np.ndarray:
     """Unit-length speaker embedding (float32, 256 values) of mono audio ``x`` at ``sr`` Hz."""
-    from . import audio
+    from .. import audio
 
     hp, session, extract = _model()
     y = audio.resample(np.asarray(x, np.float32).ravel(), sr, hp.sample_rate)

@@ -5,7 +5,7 @@ library entry, resolved once per run before any line is spoken.
 * reference clip: already checked when the cast was read; refused when it is too similar
   to a voice on the library's deny list; an engine that clones gets the normalised clip
   (``Request.reference``, keyed by its content hash); one that cannot gets the closest
-  built-in voice or blend (:mod:`voicematch`), and the plan says which and how close;
+  built-in voice or blend (:mod:`.match`), and the plan says which and how close;
 * library entry: looked up by name in the voice library, then as a reference clip.
 """
 from __future__ import annotations
@@ -13,34 +13,29 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from . import embedding, prompts, voicematch
-from .casting import Cast, ResolvedVoice, VoiceSpec, resolve_voice, unknown_voice_message
-from .engines import Engine, EngineInfo, refclip
-from .errors import DubError, Problems
+from ..engines import Engine, EngineInfo, refclip
+from ..errors import DubError, Problems
+from . import embedding, match, prompts
+from .ids import ResolvedVoice, VoiceSpec, builtin, resolve_voice, unknown_voice_message
+from .library import Library, default_path
 
 
-def resolve(the_cast: Cast, info: EngineInfo, engine: Callable[[], Engine],
+def resolve(voices: dict[str, VoiceSpec | None], cast_file: str, info: EngineInfo, engine: Callable[[], Engine],
             library: str | Path | None = None) -> tuple[dict[str, ResolvedVoice], list[str]]:
-    """Map every character ("" for the default voice) to a :class:`ResolvedVoice`.
+    """Map every character of ``voices`` ("" for the default voice) to a :class:`ResolvedVoice`.
 
     ``engine`` loads the engine when a reference must be matched to a built-in voice.
-    ``library`` (or the cast's ``voice_library``, or the user's default library) is opened
-    read-only when an entry is named, and for its deny list when a clip is given.
-    Returns the voices and notes for the report; raises :class:`DubError` naming the cast
-    file, line and field.
+    ``library`` (default: the user's, :func:`.library.default_path`) is opened read-only when an entry is named, and for its deny list when a clip
+    is given. Returns the voices and notes for the report; raises :class:`DubError` naming the
+    casting file, line and field.
     """
-    from .voicelib import Library, default_path
-
     problems = Problems()
     notes: list[str] = []
     out: dict[str, ResolvedVoice] = {}
-    lib_path = Path(library) if library is not None else (
-        Path(the_cast.voice_library) if the_cast.voice_library else default_path())
+    lib_path = Path(library) if library is not None else default_path()
     lib: Library | None = None
     lib_error: DubError | None = None
-    specs: list[tuple[str, VoiceSpec | None]] = [(c.name, c.voice) for c in the_cast.characters.values()]
-    if isinstance(the_cast.default_voice, VoiceSpec):
-        specs.append(("", the_cast.default_voice))
+    specs = list(voices.items())
     needs_lib = any(s is not None and s.kind in ("library", "ref") for _, s in specs)
     if needs_lib:
         if lib_path.exists() or any(s is not None and s.kind == "library" for _, s in specs):
@@ -57,7 +52,7 @@ def resolve(the_cast: Cast, info: EngineInfo, engine: Callable[[], Engine],
         if lib is not None:
             hit = lib.check_denied(emb)
             if hit is not None:
-                problems.add(the_cast.file, spec.line, spec.where, hit.message(label))
+                problems.add(cast_file, spec.line, spec.where, hit.message(label))
                 return None
         if key in matched:
             return matched[key]
@@ -66,7 +61,7 @@ def resolve(the_cast: Cast, info: EngineInfo, engine: Callable[[], Engine],
             rv = ResolvedVoice(f"ref:{clip.hash[:12]}", f"{label} (cloned by {info.name})", str(path), clip.hash,
                                {"form": spec.kind, "clip_hash": clip.hash, "cloned": True})
         else:
-            m = voicematch.nearest(emb, engine())
+            m = match.nearest(emb, engine())
             how = "blend of voice styles" if "+" in m.voice else "built-in voice"
             rv = ResolvedVoice(m.voice, f"{label} -> {info.name}:{m.voice} ({how}, similarity {m.similarity:.2f}; "
                                         f"best single voice {m.best_single} {m.best_single_similarity:.2f})",
@@ -91,9 +86,9 @@ def resolve(the_cast: Cast, info: EngineInfo, engine: Callable[[], Engine],
                                               rv.record | {"form": "builtin", "prompt_of": f"{other[0]}:{other[1]}"})
                 continue
             if v is None:
-                problems.add(the_cast.file, spec.line, spec.where, unknown_voice_message(spec.value, info))
+                problems.add(cast_file, spec.line, spec.where, unknown_voice_message(spec.value, info))
                 continue
-            out[name] = ResolvedVoice(v, f"{info.name}:{v}", record={"form": "builtin", "voice": f"{info.name}:{v}"})
+            out[name] = builtin(v, info)
         elif spec.kind == "ref":
             rv = from_clip(who, spec, spec.clip, f"ref {Path(spec.value).name}")
             if rv is not None:
@@ -101,12 +96,12 @@ def resolve(the_cast: Cast, info: EngineInfo, engine: Callable[[], Engine],
         else:
             if lib is None:
                 msg = str(lib_error.problems[0].message) if lib_error else "no voice library"
-                problems.add(the_cast.file, spec.line, spec.where, f"library voice {spec.value!r}: {msg} ({lib_path})")
+                problems.add(cast_file, spec.line, spec.where, f"library voice {spec.value!r}: {msg} ({lib_path})")
                 continue
             entry = lib.get(spec.value)
             if entry is None:
                 known = ", ".join(lib.names()) or "(the library is empty)"
-                problems.add(the_cast.file, spec.line, spec.where,
+                problems.add(cast_file, spec.line, spec.where,
                              f"no voice named {spec.value!r} in the library {lib_path}; known: {known}")
                 continue
             clip = lib.clip(entry.clip_hash)
@@ -121,3 +116,25 @@ def resolve(the_cast: Cast, info: EngineInfo, engine: Callable[[], Engine],
         lib.close()
     problems.raise_if_any()
     return out, notes
+
+
+def resolve_builtin(voices: dict[str, VoiceSpec | None], cast_file: str, info: EngineInfo) -> dict[str, ResolvedVoice]:
+    """Built-in voices only (no clips, no library): what a cast needs when the engine's own
+    voices are all it names."""
+    problems = Problems()
+    out: dict[str, ResolvedVoice] = {}
+    for name, spec in voices.items():
+        if spec is None:
+            continue
+        if spec.kind != "builtin":
+            problems.add(cast_file, spec.line, spec.where,
+                         f"{spec.label()} needs the voice library and embeddings; use voices.resolve.resolve")
+            continue
+        v = resolve_voice(spec.value, info)
+        if v is None:
+            problems.add(cast_file, spec.line, spec.where if name else "default_voice",
+                         unknown_voice_message(spec.value, info))
+            continue
+        out[name] = builtin(v, info)
+    problems.raise_if_any()
+    return out

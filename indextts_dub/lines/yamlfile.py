@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from .errors import DubError
+from ..errors import DubError
 
 
 class Mapping(dict):
