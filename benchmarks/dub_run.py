@@ -83,7 +83,7 @@ def measure(label: str, srt: Path, cast: Path, video: Path | None, out: Path) ->
         "programme_s": programme_s,
         "wall_s": wall,
         "rtf": wall / programme_s,
-        "speech_s": sum(c.speech for c in res.clips) / SAMPLE_RATE,
+        "speech_s": sum(c.speech_samples for c in res.clips) / SAMPLE_RATE,
         "outside_engine": (wall - res.facts.engine_seconds) / wall,
         "passes_per_line": res.facts.synthesis_calls / len(res.clips),
         "residual": residuals,

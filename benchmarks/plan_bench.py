@@ -53,7 +53,7 @@ def load(srt: Path, cast_file: Path, engine_name: str | None, video: Path | None
         cast_file = Path(tempfile.mkdtemp()) / "cast.yaml"
         cast_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     inp = read_inputs(srt, cast_file, video, engine=engine_name)
-    return inp.casting.lines, inp.info, engines.load(inp.engine_name, **inp.options), inp.programme_end
+    return inp.cast_lines.lines, inp.engine, engines.load(inp.engine_name, **inp.engine_options), inp.programme_end
 
 
 def plan_cpu(fn, *args, repeat: int = 5) -> float:
@@ -69,7 +69,7 @@ def figures(p, lines, residual: dict[int, float] | None) -> dict:
     by = {ln.index: ln for ln in lines}
     per: dict[str, list] = {}
     for e in sorted(p.entries, key=lambda e: e.start):
-        per.setdefault(by[e.line].character, []).append(e.speed)
+        per.setdefault(by[e.index].character, []).append(e.speed)
     jumps = [abs(b - a) for g in per.values() for a, b in zip(g, g[1:])]
     es = sorted(p.entries, key=lambda e: e.start)
     new_overlaps = 0
@@ -77,11 +77,11 @@ def figures(p, lines, residual: dict[int, float] | None) -> dict:
         for b in es[i + 1:]:
             if b.start >= a.speech_end:
                 break
-            la, lb = by[a.line], by[b.line]
+            la, lb = by[a.index], by[b.index]
             if la.character != lb.character and not (lb.cue.start < la.cue.end and la.cue.start < lb.cue.end):
                 new_overlaps += 1
     return {
-        "stretch5": (sum(1 for e in p.entries if abs(residual[e.line] - 1) > 0.05) / len(p.entries)
+        "stretch5": (sum(1 for e in p.entries if abs(residual[e.index] - 1) > 0.05) / len(p.entries)
                      if residual else None),
         "jump_median": statistics.median(jumps) if jumps else 0.0,
         "jump_max": max(jumps, default=0.0),
@@ -97,10 +97,10 @@ def realize(p, lines, synth, naturals, speed_range) -> dict[int, float]:
     by = {ln.index: ln for ln in lines}
     out = {}
     for e in p.entries:
-        take = naturals[e.line]
+        take = naturals[e.index]
         if abs(e.speed - 1) > 1e-6:
-            take = synth.at_target(by[e.line], take, e.speed, e.speech, speed_range)
-        out[e.line] = take.samples / e.speech if e.speech else 1.0
+            take = synth.at_target(by[e.index], take, e.speed, e.speech_samples, speed_range)
+        out[e.index] = take.samples / e.speech_samples if e.speech_samples else 1.0
     return out
 
 
@@ -116,9 +116,8 @@ HEADER = ("  planner    stretch>5%  jump median/max  >1.25x  overruns (ms)     n
 
 
 def bench_input(label, lines, info, engine, programme) -> None:
-    from indextts_dub.plan import plan
-    from indextts_dub.plan_per_line import plan_per_line
-    from indextts_dub.synthesis import Synthesizer
+    from indextts_dub.plan import plan, plan_per_line
+    from indextts_dub.takes import Synthesizer
 
     synth = Synthesizer(info, lambda: engine)
     t0 = time.perf_counter()
@@ -171,8 +170,7 @@ def main() -> int:
     bench_input("demo (samples/demo)", *load(demo / "episode.srt", demo / "cast.yaml", engine, demo / "clip.mp4"))
     bench_input("Sintel (sintel_en.srt, 2 characters)", *load(sintel_srt(), SINTEL_CAST, engine, None))
 
-    from indextts_dub.plan import plan
-    from indextts_dub.plan_per_line import plan_per_line
+    from indextts_dub.plan import plan, plan_per_line
 
     lines, nat, programme = synthetic_film(args.film_lines)
     print(f"== synthetic film: {len(lines)} lines, 7 characters, planning only (no engine)")

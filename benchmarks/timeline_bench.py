@@ -25,13 +25,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indextts_dub import audio, editors, timebase, timeline as timeline_mod  # noqa: E402
+from indextts_dub import audio, timebase  # noqa: E402
+from indextts_dub.deliver.timelines import editors, master as timeline_mod  # noqa: E402
 from indextts_dub.cues.timeline_in import TimelineOptions, open_timeline  # noqa: E402
 from indextts_dub.cues.otio_json import dump  # noqa: E402
-from indextts_dub.otio_out import EditorCopy, base_document, splice  # noqa: E402
+from indextts_dub.deliver.timelines.outputs import EditorCopy, base_document, splice  # noqa: E402
 from indextts_dub.lines import Line  # noqa: E402
 from indextts_dub.cues import Cue  # noqa: E402
-from indextts_dub.fit import Clip  # noqa: E402
+from indextts_dub.clips import Clip  # noqa: E402
 from indextts_dub.timebase import SAMPLE_RATE  # noqa: E402
 
 RATE = Fraction(24000, 1001)
@@ -85,7 +86,7 @@ def timed(fn):
 def main(argv=None) -> int:
     import opentimelineio as otio
 
-    from indextts_dub import framesnap
+    from indextts_dub.deliver.timelines import framesnap
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--clips", type=int, default=2000)

@@ -4,11 +4,9 @@
     result = indextts_dub.dub("episode.srt", cast="cast.yaml", video="clip.mp4", out="out")
     print(result.summary)
 
-Stages (each a plain function over plain data): :func:`indextts_dub.cues.read_cues`,
-:func:`indextts_dub.casting.cast`, :func:`indextts_dub.plan.plan`,
-:class:`indextts_dub.synthesis.Synthesizer`, :func:`indextts_dub.fit.fit`, then the
-writers in :mod:`indextts_dub.pipeline`. Heavy libraries load when an engine loads,
-not when this package is imported.
+The flow, one subpackage per stage (:data:`LAYERS`): :mod:`.cues` -> :mod:`.lines` ->
+:mod:`.plan` -> :mod:`.takes` -> :mod:`.clips` -> :mod:`.deliver`, run in order by
+:mod:`.pipeline`. Heavy libraries load when an engine loads, not when this package is imported.
 """
 from __future__ import annotations
 
@@ -16,7 +14,23 @@ __version__ = "0.1.0"
 
 from .errors import DubError
 
-__all__ = ["dub", "DubError", "__version__"]
+__all__ = ["LAYERS", "dub", "DubError", "__version__"]
+
+# The package's layers, earliest first. A module imports only from its own layer and earlier
+# ones, and no two modules import each other, however indirectly (tests/test_architecture.py).
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors", "timebase", "fsio", "audio", "media", "text"),   # shared by everything
+    ("engines",),       # the engine contract and the engines (an engine imports only what is above)
+    ("cues",),          # stage 1: what is said and when
+    ("voices",),        # voices, for stage 2
+    ("lines",),         # stage 2: who says it, how
+    ("plan",),          # stage 3: when and how fast
+    ("takes",),         # stage 4: the engine speaks
+    ("clips",),         # stage 5: each take fitted to its plan
+    ("deliver",),       # stage 6: files
+    ("pipeline",),      # the stages in order
+    ("cli",),           # the command line
+)
 
 
 def dub(*args, **kwargs):

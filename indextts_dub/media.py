@@ -44,7 +44,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], capture_output=True, text=True)
 
 
-def _ffmpeg_reason(stderr: str) -> str:
+def ffmpeg_reason(stderr: str) -> str:
     lines = [ln.strip() for ln in stderr.strip().splitlines() if ln.strip()]
     for ln in reversed(lines):
         if "Error" in ln or "Invalid" in ln or "No such" in ln or "matches no streams" in ln:
@@ -56,7 +56,7 @@ def video_packets(path: str | Path, stream: str = "0:v:0") -> tuple[Fraction, li
     """(time base, [(pts, duration, md5)]) of one stream, read without decoding."""
     proc = _run(["-i", str(path), "-map", stream, "-c", "copy", "-f", "framemd5", "-"])
     if proc.returncode != 0:
-        raise RuntimeError(_ffmpeg_reason(proc.stderr))
+        raise RuntimeError(ffmpeg_reason(proc.stderr))
     tb = None
     packets = []
     for ln in proc.stdout.splitlines():
@@ -79,7 +79,7 @@ def probe(path: str | Path) -> VideoInfo:
     head = _run(["-i", str(path)])
     text = head.stderr
     if "Invalid data found" in text or "moov atom not found" in text or "Stream #" not in text:
-        raise DubError.at(path, None, "--video", f"not a readable media file ({_ffmpeg_reason(text)})")
+        raise DubError.at(path, None, "--video", f"not a readable media file ({ffmpeg_reason(text)})")
     videos = [m for m in re.finditer(r"Stream #\d+:\d+[^:]*: Video: (\w+)[^\n]*", text)
               if "(attached pic)" not in m.group(0)]
     if not videos:
@@ -143,5 +143,5 @@ def mux(video: VideoInfo, dub_wav: str | Path, out: str | Path, language: str | 
         if proc.returncode != 0 and video.has_audio:
             proc = attempt(copy_original=False)   # the original codec does not fit the container
         if proc.returncode != 0:
-            raise DubError.at(video.path, None, "--video", f"muxing failed: {_ffmpeg_reason(proc.stderr)}")
+            raise DubError.at(video.path, None, "--video", f"muxing failed: {ffmpeg_reason(proc.stderr)}")
     return out

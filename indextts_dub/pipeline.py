@@ -1,70 +1,106 @@
 """The whole run: the stages in order, each a plain function over plain data.
 
-    cues -> lines -> natural takes -> plan -> takes at speed -> fitted clips -> outputs
+    read_inputs -> natural_takes -> make_plan -> fitted_clips -> deliver.deliver
 
-The CLI, the Python API (:func:`indextts_dub.dub`) and the editor plugins all call
-:func:`dub`.
+:func:`dub` runs them into an output folder; :func:`dry_run` says what :func:`dub` would redo.
+Both take the inputs and one :class:`DubOptions` (its fields also as keyword arguments). The
+CLI, the Python API (:func:`indextts_dub.dub`) and the editor plugins all call :func:`dub`; a
+batch runner may call the stages one by one (their inputs and outputs are dataclasses of plain
+values, numpy arrays and paths; the takes themselves live in the take cache).
 """
 from __future__ import annotations
 
-import re
 import time
-import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
-import numpy as np
-
-from . import audio, editors, engineopts, engines, media, otio_out, report, report_html
-from . import mix as mixing
-from .lines import CastFile as Cast, CastLines as Casting, cast_cues as cast_lines, read_cast_file as load_cast
-from .voices import prompts
-from .voices import resolve as voicing
-from .voices.library import default_path as default_library
-from .cues import load_cues
-from .cues.timeline_in import TimelineIn, TimelineOptions
+from . import deliver as delivery
+from . import media
+from .clips import Clip, fit
+from .cues import TimelineIn, TimelineOptions, load_cues
+from .deliver import plan_json
+from .deliver.mix import MixOptions
+from .deliver.summary import summary_text
+from .deliver.timelines import editors
+from .engines import EngineInfo
 from .errors import DubError, Problems
-from .fit import Clip, fit
-from .plan import SPEED_BOUNDS, Plan, PlanOptions, plan as make_plan
-from .plan_per_line import plan_per_line
-from .cache import DIRNAME as CACHE_DIRNAME, TakeCache
 from .fsio import Staging
-from .synthesis import NotCached, Synthesizer
-from .timebase import SAMPLE_RATE, timecode
+from .lines import CastFile, CastLines, cast_cues, read_cast_file
+from .plan import SPEED_BOUNDS, Plan, PlanOptions, plan, plan_per_line
+from .takes import NotCached, Synthesizer, Take, TakeCache
+from .takes import engine as engine_setup
+from .takes.cache import DIRNAME as CACHE_DIRNAME
+from .timebase import timecode
+from .voices import prompts
+from .voices.library import default_path as default_library
+from .voices.resolve import resolve as resolve_voices
 
 Progress = Callable[[str, int, int], None]   # (phase, done, total)
+PLANNERS = ("episode", "per-line")
 
 
-@dataclass
-class DubResult:
-    out: Path
-    clips: list[Clip]
-    plan: Plan
-    casting: Casting
-    facts: report.RunFacts
-    summary: str
-    files: dict[str, Path] = field(default_factory=dict)
+@dataclass(frozen=True)
+class DubOptions:
+    """How a run treats its inputs: everything but the input files and the output folder.
+
+    ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the voice
+    library for ``library:`` voices and the deny list (default: the cast's ``voice_library``, else
+    the user's); ``engine_options`` override the cast's. ``timeline`` is an editor timeline to dub
+    the subtitles against (or the subtitles argument may be a timeline whose markers or clips
+    carry the dialogue). ``planner="per-line"`` uses the per-line baseline instead of the
+    whole-episode plan; ``retime_video`` plans in the retimed picture's time and renders it.
+    Takes are kept in ``cache`` (``<out>/.indextts-dub-cache`` by default, a folder, or False for
+    none): a re-run speaks only lines whose content changed, and a killed run resumes.
+    """
+
+    engine: str | None = None
+    voice: str | None = None                     # for every speaker, when there is no casting file
+    encoding: str | None = None
+    fill: bool = False
+    allow_overlap: bool = False
+    speed_bounds: tuple[float, float] | None = None
+    cache: str | Path | bool | None = None
+    cache_limit: int | None = None               # bytes
+    wait: bool = False                           # wait for another run writing the same folder
+    library: str | Path | None = None
+    timeline: str | Path | None = None
+    timeline_options: TimelineOptions | None = None
+    plan_options: PlanOptions | None = None
+    mix_options: MixOptions | None = None
+    planner: str = "episode"
+    retime_video: bool = False
+    engine_options: dict | None = None
+    editor_copies: tuple[str, ...] | None = None  # None: every format (see deliver.timelines.editors)
+
+    def check(self, video: str | Path | None) -> None:
+        """What is wrong whatever the inputs say, before anything is read or written."""
+        if self.speed_bounds is not None:
+            lo, hi = self.speed_bounds
+            if not 0 < lo <= 1 <= hi:
+                raise DubError.at(None, None, "--speed", f"speed bounds must satisfy 0 < min <= 1 <= max (got {lo}, {hi})")
+        if self.plan_options is not None:
+            self.plan_options.check()
+        mix = self.mix_options or MixOptions()
+        mix.check()
+        if self.planner not in PLANNERS:
+            raise DubError.at(None, None, "--planner", f"{self.planner!r} is not one of {', '.join(PLANNERS)}")
+        if self.retime_video and video is None:
+            raise DubError.at(None, None, "--retime-video", "needs --video")
+        if mix.background is not None and mix.background != "original" and not Path(mix.background).is_file():
+            raise DubError.at(mix.background, None, "--background", "file not found")
+        if mix.background == "original" and video is None:
+            raise DubError.at(None, None, "--background", "'original' needs --video (its audio is the background)")
+        editors.resolve(self.editor_copies)          # a bad format name stops the run before any work
 
 
-def safe_name(name: str) -> str:
-    """A file-name-safe form of a character name (letters of any script are kept)."""
-    s = unicodedata.normalize("NFC", name).strip()
-    s = re.sub(r"[^\w\-]+", "_", s, flags=re.UNICODE).strip("._")
-    return s or "character"
-
-
-def _file_names(characters: list[str]) -> dict[str, str]:
-    names: dict[str, str] = {}
-    used: set[str] = set()
-    for ch in characters:
-        base = safe_name(ch)
-        cand, k = base, 2
-        while cand.casefold() in used:
-            cand, k = f"{base}_{k}", k + 1
-        used.add(cand.casefold())
-        names[ch] = cand
-    return names
+def _options(options: DubOptions | None, fields_: dict) -> DubOptions:
+    """``options`` with ``fields_`` replaced; a name that is not a field raises TypeError."""
+    known = {f.name for f in fields(DubOptions)}
+    unknown = sorted(set(fields_) - known)
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(unknown)}; DubOptions has {', '.join(sorted(known))}")
+    return replace(options or DubOptions(), **fields_)
 
 
 @dataclass
@@ -72,15 +108,16 @@ class Inputs:
     """What the first stages made of the user's files (plain data)."""
 
     cues: list
-    cast: Cast
-    info: engines.EngineInfo
+    cast_file: CastFile
+    engine: EngineInfo
     engine_name: str
-    options: dict
+    engine_options: dict
     video: media.VideoInfo | None
-    casting: Casting
+    cast_lines: CastLines
     bounds: tuple[float, float]
     fill: bool
     voice_notes: list[str]
+    subtitles: str | None = None         # the input file as given (a subtitle file, or a timeline with the dialogue)
     source: TimelineIn | None = None     # the editor timeline dubbed against, if any
     name: str = "dub"                    # the timeline's name
 
@@ -91,48 +128,60 @@ class Inputs:
             return self.source.length
         return self.video.duration if self.video is not None else None
 
+    def load_engine(self):
+        """The engine, loaded (once per process) on first use."""
+        return engine_setup.loader(self.engine_name, self.engine_options, self.cast_file)()
 
-def read_inputs(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None, *,
-                engine: str | None = None, voice: str | None = None, encoding: str | None = None,
-                allow_overlap: bool = False, speed_bounds: tuple[float, float] | None = None, fill: bool = False,
-                library: str | Path | None = None, timeline: str | Path | None = None,
-                timeline_options: TimelineOptions | None = None,
-                engine_options: dict | None = None) -> Inputs:
-    """Cues, cast, engine description, video facts and cast lines; every input problem raises here.
 
-    ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the voice
-    library for ``library:`` voices and the deny list; ``engine_options`` override the cast's
-    (see :mod:`engineopts`: the engine checks them, and its files, before anything loads)."""
-    if speed_bounds is not None:
-        _check_bounds(speed_bounds)
-    cues, source, name = load_cues(subtitles, timeline, encoding, timeline_options)
-    the_cast = load_cast(cast) if cast is not None else Cast(file="<no casting file>", engine=engine or "kokoro",
-                                                               default_voice=voice)
-    lo, hi = speed_bounds or the_cast.speed_bounds or SPEED_BOUNDS
-    fill = fill or bool(the_cast.fill)
-    engine_name = engine or the_cast.engine
-    info, options = engineopts.prepare(engine_name, the_cast, engine_options, library)
-    if the_cast.default_voice is None and not the_cast.characters:
+@dataclass
+class DubResult:
+    out: Path
+    clips: list[Clip]
+    plan: Plan
+    cast_lines: CastLines
+    facts: plan_json.RunFacts
+    summary: str
+    warnings: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- the stages
+
+def read_inputs(subtitles: str | Path | None, cast: str | Path | None = None, video: str | Path | None = None,
+                options: DubOptions | None = None, **fields_) -> Inputs:
+    """Cues, casting file, engine description, video facts and cast lines; every input problem
+    raises :class:`DubError` here, before anything is spoken."""
+    opts = _options(options, fields_)
+    opts.check(video)
+    cues, source, name = load_cues(subtitles, opts.timeline, opts.encoding, opts.timeline_options)
+    cast_file = read_cast_file(cast) if cast is not None else CastFile(file="<no casting file>",
+                                                                       engine=opts.engine or "kokoro",
+                                                                       default_voice=opts.voice)
+    lo, hi = opts.speed_bounds or cast_file.speed_bounds or SPEED_BOUNDS
+    fill = opts.fill or bool(cast_file.fill)
+    engine_name = opts.engine or cast_file.engine
+    info, engine_options = engine_setup.prepare(engine_name, cast_file, opts.engine_options, opts.library)
+    if cast_file.default_voice is None and not cast_file.characters:
         # an engine without voices of its own (IndexTTS2) clones the built-in engine's, spoken as a prompt
-        the_cast = Cast(the_cast.file, engine_name, voice or (info.voice_ids() or [prompts.DEFAULT_VOICE])[0])
+        cast_file = CastFile(cast_file.file, engine_name, opts.voice or (info.voice_ids() or [prompts.DEFAULT_VOICE])[0])
     video_info = media.probe(video) if video is not None else None
-    lib_path = Path(library) if library is not None else (
-        Path(the_cast.voice_library) if the_cast.voice_library else default_library())
-    voices, voice_notes = voicing.resolve(the_cast.voices(), the_cast.file, info,
-                                          lambda: _load_engine(engine_name, options, the_cast), lib_path)
-    casting = cast_lines(cues, the_cast, info, allow_overlap=allow_overlap, voices=voices, bounds=(lo, hi))
-    if not casting.lines:
+    library = Path(opts.library) if opts.library is not None else (
+        Path(cast_file.voice_library) if cast_file.voice_library else default_library())
+    voices, voice_notes = resolve_voices(cast_file.voices(), cast_file.file, info,
+                                         engine_setup.loader(engine_name, engine_options, cast_file), library)
+    cast_lines = cast_cues(cues, cast_file, info, allow_overlap=opts.allow_overlap, voices=voices, bounds=(lo, hi))
+    if not cast_lines.lines:
         raise DubError.at(subtitles, None, None, "no cue has anything to say: "
-                          + "; ".join(f"line {s.cue.line}: {s.reason}" for s in casting.skipped[:5]))
+                          + "; ".join(f"line {s.cue.line}: {s.reason}" for s in cast_lines.skipped[:5]))
     if video_info is not None:
         problems = Problems()
-        for ln in casting.lines:
+        for ln in cast_lines.lines:
             if ln.cue.start >= video_info.duration:
                 problems.add(ln.cue.file, ln.cue.line, "start",
                              f"starts at {timecode(ln.cue.start)}, after the video ends ({timecode(video_info.duration)})")
         problems.raise_if_any()
-    return Inputs(cues, the_cast, info, engine_name, options, video_info, casting, (lo, hi), fill, voice_notes,
-                  source, name)
+    return Inputs(cues, cast_file, info, engine_name, engine_options, video_info, cast_lines, (lo, hi), fill,
+                  voice_notes, str(subtitles) if subtitles is not None else None, source, name)
 
 
 def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: int | None = None) -> TakeCache | None:
@@ -143,133 +192,145 @@ def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: in
     return TakeCache(root, limit_bytes) if limit_bytes else TakeCache(root)
 
 
-def _load_engine(name: str, options: dict, the_cast: Cast):
-    try:
-        return engines.load(name, **options)
-    except engines.EngineConfigError as exc:
-        raise DubError.at(the_cast.file, the_cast.lines.get("engine_options"), "engine_options", str(exc)) from None
+def natural_takes(inputs: Inputs, synth: Synthesizer, progress: Progress | None = None) -> dict[int, Take]:
+    """Every line at the engine's natural reading (``Line.index`` -> take). An engine that clones
+    speaks one voice's lines together (its conditioning stays hot)."""
+    lines = inputs.cast_lines.lines
+    order = sorted(lines, key=lambda ln: (ln.reference_hash or ln.voice, ln.index)) if inputs.engine.reference_voice \
+        else lines
+    out: dict[int, Take] = {}
+    for i, ln in enumerate(order):
+        out[ln.index] = synth.natural(ln)
+        if progress:
+            progress("speaking", i + 1, len(lines))
+    return out
 
 
-def dub(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
-        out: str | Path = "out", *, engine: str | None = None, voice: str | None = None,
-        encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
-        speed_bounds: tuple[float, float] | None = None, cache: str | Path | bool | None = None,
-        cache_limit: int | None = None, wait: bool = False, library: str | Path | None = None,
-        timeline: str | Path | None = None, timeline_options: TimelineOptions | None = None,
-        plan_options: PlanOptions | None = None, mix_options: mixing.MixOptions | None = None,
-        planner: str = "episode", retime_video: bool = False, engine_options: dict | None = None,
-        editor_copies: tuple[str, ...] | None = None, progress: Progress | None = None) -> DubResult:
-    """Dub a subtitle file: speak every line with its character's voice, fit it to its
-    slot, and write clips, stems, the mix, the timeline, the plan, the report and (with a
-    video) the muxed video into ``out``. Raises :class:`DubError` for bad input, before
-    writing anything.
+def plan_options(inputs: Inputs, options: DubOptions) -> PlanOptions:
+    """The run's plan options: bounds and fill from the command line or the casting file's ``fit``."""
+    given = options.plan_options
+    popts = replace(given or PlanOptions(), bounds=inputs.bounds, fill=inputs.fill or (given.fill if given else False),
+                    retime=options.retime_video)
+    popts.check()
+    return popts
 
-    ``subtitles`` may be an editor timeline (its markers or clips carry the dialogue), or
-    ``timeline`` gives one to dub the subtitles against (see :mod:`otio_cues`).
-    ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the
-    voice library for ``library:`` voices and the deny list.
-    ``plan_options`` (:class:`indextts_dub.plan.PlanOptions`) sets the overflow policy,
-    lead-in, gaps...; ``mix_options`` (:class:`indextts_dub.mix.MixOptions`) sets loudness,
-    true peak, background, format. ``planner="per-line"`` uses the per-line baseline instead
-    of the whole-episode plan. ``retime_video`` plans in the retimed picture's time and
-    renders it (needs ``video``).
-    Takes are kept in a cache (``<out>/.indextts-dub-cache`` unless ``cache`` names another
-    folder, or ``cache=False``): a re-run speaks only lines whose content changed, and a run
-    that was killed resumes where it stopped.
-    """
-    t_start = time.perf_counter()
-    mopts = _check_run_options(video, plan_options, mix_options, planner, retime_video)
-    editors.resolve(editor_copies)          # a bad format name stops the run before any work
-    staging = Staging(out, wait=wait)
-    mopts = _keep_previous_gain(mopts, Path(out) / "plan.json")
-    try:
-        inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
-                          allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library,
-                          timeline=timeline, timeline_options=timeline_options, engine_options=engine_options)
-        lines, video_info, info = inp.casting.lines, inp.video, inp.info
-        take_cache = open_cache(cache, out, cache_limit)
-        synth = Synthesizer(info, lambda: _load_engine(inp.engine_name, inp.options, inp.cast), take_cache)
-        naturals = {}
-        # an engine that clones speaks one voice's lines together (its conditioning stays hot)
-        order = sorted(lines, key=lambda ln: (ln.reference_hash or ln.voice, ln.index)) if info.reference_voice \
-            else lines
-        for i, ln in enumerate(order):
-            naturals[ln.index] = synth.natural(ln)
+
+def make_plan(inputs: Inputs, natural: Mapping[int, int], options: DubOptions) -> Plan:
+    """The plan from the natural speech lengths (``Line.index`` -> samples)."""
+    planner = plan_per_line if options.planner == "per-line" else plan
+    return planner(inputs.cast_lines.lines, natural, inputs.programme_end, plan_options(inputs, options))
+
+
+def fitted_clips(inputs: Inputs, the_plan: Plan, synth: Synthesizer, naturals: Mapping[int, Take],
+                 progress: Progress | None = None) -> list[Clip]:
+    """Every line's take at its planned speed, fitted to its planned length."""
+    todo = sum(1 for e in the_plan.entries if abs(e.speed - 1.0) > 1e-6)
+    done = 0
+    clips: list[Clip] = []
+    for ln, entry in zip(inputs.cast_lines.lines, the_plan.entries):
+        take = synth.at_target(ln, naturals[ln.index], entry.speed, entry.speech_samples, inputs.engine.speed_range)
+        if abs(entry.speed - 1.0) > 1e-6:
+            done += 1
             if progress:
-                progress("speaking", i + 1, len(lines))
-        nat = {k: t.samples for k, t in naturals.items()}
-        popts = _plan_options(plan_options, inp, retime_video)
-        the_plan = (plan_per_line if planner == "per-line" else make_plan)(lines, nat, inp.programme_end, popts)
-        clips: list[Clip] = []
-        todo = [e for e in the_plan.entries if abs(e.speed - 1.0) > 1e-6]
-        done = 0
-        for ln, entry in zip(lines, the_plan.entries):
-            take = synth.at_target(ln, naturals[ln.index], entry.speed, entry.speech, info.speed_range)
-            if abs(entry.speed - 1.0) > 1e-6:
-                done += 1
-                if progress:
-                    progress("fitting", done, len(todo))
-            clip = fit(take, entry, ln)
-            if ln.gain_db:
-                clip.audio = clip.audio * np.float32(10 ** (ln.gain_db / 20))
-            clips.append(clip)
+                progress("fitting", done, todo)
+        clips.append(fit(take, entry, ln))
+    return clips
 
-        if the_plan.programme is not None:
-            programme = the_plan.programme
-        else:
-            programme = max(max(c.end for c in clips), max(e.cue_end for e in the_plan.entries))
-        facts = _deliver(staging, clips, lines, the_plan, inp.casting, programme, video_info, info, subtitles,
-                         synth, mopts, inp.source, inp.name, timeline_options, editor_copies)
-        facts.wall_seconds = time.perf_counter() - t_start
+
+def programme_length(the_plan: Plan, clips: list[Clip]) -> int:
+    """The programme in samples: the plan's (timeline or video), else up to the last line's end."""
+    if the_plan.programme is not None:
+        return the_plan.programme
+    return max(max(c.end for c in clips), max(e.cue_end for e in the_plan.entries))
+
+
+# ---------------------------------------------------------------- a run
+
+def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str | Path | None = None,
+        out: str | Path = "out", options: DubOptions | None = None, *, progress: Progress | None = None,
+        **fields_) -> DubResult:
+    """Dub a subtitle file (or a timeline's dialogue): speak every line with its character's voice,
+    fit it to its slot, and write clips, stems, the mix, the timelines, the plan, the report and
+    (with a video) the muxed video into ``out``. Raises :class:`DubError` for bad input, before
+    writing anything. ``options`` (or its fields as keyword arguments): :class:`DubOptions`."""
+    t_start = time.perf_counter()
+    opts = _options(options, fields_)
+    opts.check(video)
+    staging = Staging(out, wait=opts.wait)
+    mix = _keep_previous_gain(opts.mix_options or MixOptions(), Path(out) / "plan.json")
+    try:
+        inp = read_inputs(subtitles, cast, video, opts)
+        synth = Synthesizer(inp.engine, inp.load_engine, open_cache(opts.cache, out, opts.cache_limit))
+        naturals = natural_takes(inp, synth, progress)
+        the_plan = make_plan(inp, {k: t.samples for k, t in naturals.items()}, opts)
+        clips = fitted_clips(inp, the_plan, synth, naturals, progress)
+        done = delivery.deliver(staging, delivery.Delivery(
+            clips, the_plan, inp.cast_lines, programme_length(the_plan, clips), inp.engine,
+            delivery.EngineWork(synth.engine_seconds, synth.calls, synth.cache.damaged if synth.cache else 0,
+                                tuple(synth.engine.notes) if synth.engine is not None else ()),
+            mix, inp.name, inp.subtitles, inp.video, inp.source,
+            opts.timeline_options.fps if opts.timeline_options else None, opts.editor_copies))
+        done.facts.wall_seconds = time.perf_counter() - t_start
         placed = staging.commit()
-        if take_cache is not None:
-            take_cache.prune()
+        if synth.cache is not None:
+            synth.cache.prune()
     except BaseException:
         staging.abort()
         raise
-    files = {p.name: p for p in placed}
-    summary = report.summary_text(clips, inp.casting.skipped, inp.casting.warnings, facts)
+    summary = summary_text(clips, inp.cast_lines.skipped, done.warnings, done.facts)
     if inp.voice_notes:
         summary = "Voices:\n" + "\n".join(f"  {n}" for n in inp.voice_notes) + "\n" + summary
-    return DubResult(Path(out), clips, the_plan, inp.casting, facts, summary, files)
+    return DubResult(Path(out), clips, the_plan, inp.cast_lines, done.facts, summary, done.warnings,
+                     {p.name: p for p in placed})
 
 
-def _check_bounds(speed_bounds: tuple[float, float]) -> tuple[float, float]:
-    lo, hi = speed_bounds
-    if not 0 < lo <= 1 <= hi:
-        raise DubError.at(None, None, "--speed", f"speed bounds must satisfy 0 < min <= 1 <= max (got {lo}, {hi})")
-    return lo, hi
+def _keep_previous_gain(mix: MixOptions, previous_plan: Path) -> MixOptions:
+    """Offer the previous run's dialogue gain to the mix (kept while the loudness stays within
+    tolerance of the same target), so a re-run changes only the clips it re-rendered."""
+    if mix.keep_gain_db is not None or mix.loudness is None:
+        return mix
+    previous = plan_json.read_previous_document(previous_plan).get("mix") or {}
+    gain = previous.get("dialogue_gain_db_exact")
+    if isinstance(gain, (int, float)) and previous.get("loudness_target_lufs") == mix.loudness:
+        return replace(mix, keep_gain_db=float(gain))
+    return mix
 
+
+# ---------------------------------------------------------------- what a re-run would do
 
 @dataclass(frozen=True)
 class Decision:
     """What a re-run would do with one line, and why (``--dry-run``)."""
 
-    line: int
+    index: int          # Line.index
     character: str
     text: str
     action: str         # "reuse", "re-fit" or "synthesize"
     why: str
 
 
-def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
-            out: str | Path = "out", *, engine: str | None = None, voice: str | None = None,
-            encoding: str | None = None, fill: bool = False, allow_overlap: bool = False,
-            speed_bounds: tuple[float, float] | None = None, cache: str | Path | bool | None = None,
-            library: str | Path | None = None, timeline: str | Path | None = None,
-            timeline_options: TimelineOptions | None = None, plan_options: PlanOptions | None = None,
-            planner: str = "episode", retime_video: bool = False, engine_options: dict | None = None,
-            editor_copies: tuple[str, ...] | None = None, **_ignored) -> list[Decision]:
-    """What :func:`dub` would re-synthesize, re-fit or reuse, judged from the take cache and
-    the previous run's ``plan.json``; writes nothing and never loads the engine."""
-    inp = read_inputs(subtitles, cast, video, engine=engine, voice=voice, encoding=encoding,
-                      allow_overlap=allow_overlap, speed_bounds=speed_bounds, fill=fill, library=library,
-                      timeline=timeline, timeline_options=timeline_options,
-                      engine_options=engine_options)
-    lines = inp.casting.lines
-    synth = Synthesizer(inp.info, lambda: _load_engine(inp.engine_name, inp.options, inp.cast), open_cache(cache, out),
-                        offline=True)
-    previous = report.read_previous(Path(out) / "plan.json")
+def _change(previous: dict | None, ln, content: str) -> str:
+    if previous is None:
+        return "new line"
+    if previous.get("speech") != ln.speech_text:
+        return f"text changed (was {previous.get('speech')!r})"
+    if previous.get("voice") != ln.voice:
+        return f"voice changed (was {previous.get('voice')})"
+    if previous.get("take") != content:
+        return "engine or rendering changed"
+    return ""
+
+
+def dry_run(subtitles: str | Path | None, cast: str | Path | None = None, video: str | Path | None = None,
+            out: str | Path = "out", options: DubOptions | None = None, **fields_) -> list[Decision]:
+    """What :func:`dub` would re-synthesize, re-fit or reuse, judged from the take cache and the
+    previous run's ``plan.json``; writes nothing and never loads the engine."""
+    opts = _options(options, fields_)
+    opts.check(video)
+    inp = read_inputs(subtitles, cast, video, opts)
+    lines = inp.cast_lines.lines
+    synth = Synthesizer(inp.engine, inp.load_engine, open_cache(opts.cache, out), offline=True)
+    previous = plan_json.read_previous(Path(out) / "plan.json")
     naturals: dict[int, int] = {}
     missing: set[int] = set()
     for ln in lines:
@@ -279,167 +340,31 @@ def dry_run(subtitles: str | Path, cast: str | Path | None = None, video: str | 
             missing.add(ln.index)
             prev = previous.get((ln.cue.file, ln.cue.line)) or {}
             naturals[ln.index] = prev.get("natural_samples") or ln.cue.length   # an estimate, to plan the rest
-    popts = _plan_options(plan_options, inp, retime_video)
-    the_plan = (plan_per_line if planner == "per-line" else make_plan)(lines, naturals, inp.programme_end, popts)
-    out_list = []
+    the_plan = make_plan(inp, naturals, opts)
+    decisions = []
     for ln, entry in zip(lines, the_plan.entries):
         prev = previous.get((ln.cue.file, ln.cue.line))
-        content = synth.content(ln)
-        if prev is None:
-            change = "new line"
-        elif prev.get("speech") != ln.speech_text:
-            change = f"text changed (was {prev.get('speech')!r})"
-        elif prev.get("voice") != ln.voice:
-            change = f"voice changed (was {prev.get('voice')})"
-        elif prev.get("take") != content:
-            change = "engine or rendering changed"
-        else:
-            change = ""
+        change = _change(prev, ln, synth.content(ln))
+
+        def decide(action: str, why: str) -> None:
+            decisions.append(Decision(ln.index, ln.character, ln.text, action, why))
+
         if ln.index in missing:
-            out_list.append(Decision(ln.index, ln.character, ln.text, "synthesize",
-                                     change or "no stored take for this content"))
+            decide("synthesize", change or "no stored take for this content")
             continue
         speed_note = ""
         if abs(entry.speed - 1.0) > 1e-6:
             try:
-                take = synth.at_target(ln, synth.natural(ln), entry.speed, entry.speech, inp.info.speed_range)
+                take = synth.at_target(ln, synth.natural(ln), entry.speed, entry.speech_samples, inp.engine.speed_range)
                 speed_note = f" (stored take at speed {take.speed:.3f})"
             except NotCached:
-                out_list.append(Decision(ln.index, ln.character, ln.text, "synthesize",
-                                         f"needs {entry.speed:.3f}x and no stored take is within tolerance"))
+                decide("synthesize", f"needs {entry.speed:.3f}x and no stored take is within tolerance")
                 continue
         if change:
-            out_list.append(Decision(ln.index, ln.character, ln.text, "re-fit",
-                                     f"{change}; its take is stored{speed_note}"))
+            decide("re-fit", f"{change}; its take is stored{speed_note}")
         elif prev.get("clip", {}).get("start") == entry.start and prev.get("slot", {}).get("length") == ln.cue.length:
-            out_list.append(Decision(ln.index, ln.character, ln.text, "reuse", "unchanged" + speed_note))
+            decide("reuse", "unchanged" + speed_note)
         else:
-            out_list.append(Decision(ln.index, ln.character, ln.text, "re-fit",
-                                     f"timing changed (slot {timecode(prev.get('slot', {}).get('start', 0))} -> "
-                                     f"{timecode(ln.cue.start)}){speed_note}"))
-    return out_list
-
-
-def _check_run_options(video, plan_options: PlanOptions | None, mix_options: mixing.MixOptions | None,
-                       planner: str, retime_video: bool) -> mixing.MixOptions:
-    """Options that are wrong whatever the inputs say: checked before anything is written."""
-    if plan_options is not None:
-        plan_options.check()
-    mopts = mix_options or mixing.MixOptions()
-    mopts.check()
-    if planner not in ("episode", "per-line"):
-        raise DubError.at(None, None, "--planner", f"{planner!r} is not one of episode, per-line")
-    if retime_video and video is None:
-        raise DubError.at(None, None, "--retime-video", "needs --video")
-    if mopts.background is not None and mopts.background != "original" and not Path(mopts.background).is_file():
-        raise DubError.at(mopts.background, None, "--background", "file not found")
-    if mopts.background == "original" and video is None:
-        raise DubError.at(None, None, "--background", "'original' needs --video (its audio is the background)")
-    return mopts
-
-
-def _keep_previous_gain(mopts: mixing.MixOptions, previous_plan: Path) -> mixing.MixOptions:
-    """Offer the previous run's dialogue gain to the mix (kept while the loudness stays within
-    tolerance of the same target), so a re-run changes only the clips it re-rendered."""
-    if mopts.keep_gain_db is not None or mopts.loudness is None:
-        return mopts
-    previous = report.read_previous_document(previous_plan).get("mix") or {}
-    gain = previous.get("dialogue_gain_db_exact")
-    if isinstance(gain, (int, float)) and previous.get("loudness_target_lufs") == mopts.loudness:
-        return replace(mopts, keep_gain_db=float(gain))
-    return mopts
-
-
-def _plan_options(plan_options: PlanOptions | None, inp: Inputs, retime_video: bool) -> PlanOptions:
-    """The run's plan options: bounds and fill from the command line or the casting file's ``fit``."""
-    popts = replace(plan_options or PlanOptions(), bounds=inp.bounds,
-                    fill=inp.fill or (plan_options.fill if plan_options else False), retime=retime_video)
-    popts.check()
-    return popts
-
-
-def _deliver(staging: Staging, clips: list[Clip], lines, the_plan: Plan, casting: Casting, programme: int,
-             video_info: media.VideoInfo | None, info: engines.EngineInfo, subtitles, synth: Synthesizer,
-             mopts: mixing.MixOptions, source: TimelineIn | None = None, name: str = "dub",
-             timeline_options: TimelineOptions | None = None,
-             editor_copies: tuple[str, ...] | None = None) -> report.RunFacts:
-    characters = list(dict.fromkeys(ln.character for ln in lines))
-    fnames = _file_names(characters)
-    stems = {ch: np.zeros(programme, np.float32) for ch in characters}
-    for c in clips:
-        end = min(c.end, programme)
-        if end > c.start:
-            stems[c.line.character][c.start:end] += c.audio[: end - c.start]
-
-    picture = video_info
-    retimed_tmp = None
-    if the_plan.retime_applied and video_info is not None:
-        from . import retime
-
-        retimed_tmp = staging.path(".retimed" + Path(video_info.path).suffix.lower()
-                                   if Path(video_info.path).suffix.lower() in media.MP4_FAMILY else ".retimed.mkv")
-        retime.render(video_info, the_plan.retime, retimed_tmp)
-        picture = media.probe(retimed_tmp)
-    background = None
-    if mopts.background is not None:
-        background = mixing.read_background(mopts.background, programme,
-                                            picture.path if picture is not None else None)
-    speech = [(c.start, c.start + c.speech) for c in clips]
-    pans = {ln.character: ln.pan for ln in lines if ln.pan}
-    mixed = mixing.mix(stems, speech, mopts, background, pans)
-    gain = 10 ** (mixed.dialogue_gain_db / 20)
-    ext = mopts.extension
-
-    media_paths: dict[int, Path] = {}
-    rel_media: dict[int, str] = {}
-    for c in clips:
-        rel = f"clips/{c.line.index:04d}_{fnames[c.line.character]}.wav"
-        audio.write_wav(staging.path(rel), c.audio * gain, SAMPLE_RATE)
-        media_paths[c.line.index] = staging.final(rel)
-        rel_media[c.line.index] = rel
-    for ch, x in mixed.stems.items():
-        mixing.write_audio(staging.path(f"stems/{fnames[ch]}{ext}"), x, mopts.format)
-    if mixed.background is not None:
-        mixing.write_audio(staging.path(f"background{ext}"), mixed.background, mopts.format)
-    mix_name = f"dub{ext}"
-    mixing.write_audio(staging.path(mix_name), mixed.mix, mopts.format)
-
-    facts = report.RunFacts(engine=info.name, engine_version=info.version, programme=programme,
-                            gain_db=mixed.dialogue_gain_db, engine_seconds=synth.engine_seconds,
-                            synthesis_calls=synth.calls, mix=mixed.figures, engine_model=info.model_id,
-                            cache_damaged=synth.cache.damaged if synth.cache is not None else 0,
-                            engine_notes=list(synth.engine.notes) if synth.engine is not None else [])
-    outputs = {"clips": staging.final("clips/"), "stems": staging.final("stems/"),
-               "mix": staging.final(mix_name), "plan": staging.final("plan.json"),
-               "report": staging.final("report.html"), "picture": staging.final("timeline.png")}
-    if mixed.background is not None:
-        outputs["background"] = staging.final(f"background{ext}")
-    if the_plan.retime:
-        from . import retime
-
-        retime.write_edit_list(the_plan, staging.path("retime.json"), video_info.fps if video_info else None)
-        outputs["retime"] = staging.final("retime.json")
-    if picture is not None:
-        video_name = media.output_name(video_info)
-        main_language = max(("zh", "en"), key=lambda lang: sum(ln.language == lang for ln in lines))
-        media.mux(picture, staging.path(mix_name), staging.path(video_name),
-                  language={"zh": "chi", "en": "eng"}[main_language])
-        outputs["video"] = staging.final(video_name)
-    if retimed_tmp is not None:
-        retimed_tmp.unlink()
-        picture = replace(picture, path=str(staging.final(media.output_name(video_info))))   # the retimed picture
-    timelines = otio_out.write_all(staging, clips, characters, media_paths, programme, name, picture,
-                                   {"engine": info.name, "engine_version": info.version,
-                                    "mix_gain_db": round(mixed.dialogue_gain_db, 2),
-                                    "subtitles": str(subtitles) if subtitles is not None else None,
-                                    "video_retimed": the_plan.retime_applied},
-                                   source, timeline_options, editor_copies)
-    casting.warnings.extend(timelines.notes)
-    outputs.update(timelines.files)
-    facts.outputs = {k: str(v) for k, v in outputs.items()}
-    doc = report.plan_document(clips, the_plan, casting.skipped, casting.warnings, facts, voices=casting.voices,
-                               media=rel_media)
-    report.write_json(doc, staging.path("plan.json"))
-    report_html.write(staging.path("report.html"), staging.path("timeline.png"),
-                      Path(subtitles).name if subtitles is not None else name, doc)
-    return facts
+            decide("re-fit", f"timing changed (slot {timecode(prev.get('slot', {}).get('start', 0))} -> "
+                             f"{timecode(ln.cue.start)}){speed_note}")
+    return decisions

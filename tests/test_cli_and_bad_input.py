@@ -123,4 +123,4 @@ def test_an_engine_without_speed_control_is_asked_once_per_line(tmp_path, toy_en
     assert res.facts.synthesis_calls == 3                              # natural takes only
     long = res.clips[2]
     assert long.engine_speed == 1.0 and long.residual > 1.1           # the stretcher did the fitting
-    assert long.speech == long.entry.speech                            # exactly as planned
+    assert long.speech_samples == long.entry.speech_samples                            # exactly as planned

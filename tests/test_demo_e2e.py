@@ -50,7 +50,7 @@ def test_clips_are_48k_mono_and_exactly_their_planned_length(demo_run):
 
 
 def test_stems_and_mix_are_programme_length_and_the_mix_is_their_panned_sum(demo_run):
-    from indextts_dub.mix import pan_gains
+    from indextts_dub.deliver.mix import pan_gains
 
     video = media.probe(DEMO / "clip.mp4")
     doc = plan_of(demo_run)

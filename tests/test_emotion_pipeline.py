@@ -44,7 +44,7 @@ def test_emotion_reaches_the_engine_the_plan_and_the_timeline(tmp_path, toy_engi
     assert bob.kind == "vector" and was_capped and abs(sum(capped) - 0.8) < 1e-6
     assert natural["好的。"].emotion is None and natural["好的。"].voice == "high"
     # reported once per run, in the summary and plan.json
-    assert sum("cannot render emotion" in w for w in res.casting.warnings) == 1
+    assert sum("cannot render emotion" in w for w in res.warnings) == 1
     assert res.summary.count("cannot render emotion") == 1
     doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
     assert sum("cannot render emotion" in w for w in doc["warnings"]) == 1

@@ -120,10 +120,10 @@ def test_package_describe_and_casting_never_import_torch(tmp_path, standin):
         from indextts_dub.pipeline import read_inputs
         assert engines.describe("indextts2").name == "indextts2"
         inp = read_inputs({str(p / 'e.srt')!r}, {str(p / 'cast.yaml')!r})
-        assert inp.info.exact_length and inp.info.version == "IndexTTS-2"
+        assert inp.engine.exact_length and inp.engine.version == "IndexTTS-2"
         assert "torch" not in sys.modules, "torch imported before the engine loads"
         assert not any(m.startswith("indextts.") for m in sys.modules), "index-tts imported too early"
-        engines.load("indextts2", **inp.options)
+        engines.load("indextts2", **inp.engine_options)
         assert "torch" in sys.modules and "indextts.infer_v2" in sys.modules
         print("ok")
     """)
@@ -175,8 +175,8 @@ def test_every_voice_and_emotion_form_maps_to_infer_arguments(tmp_path, standin,
         assert Path(ben["spk_audio_prompt"]).stem == lib.get("wang").clip_hash      # the library's clip
     # another engine's built-in voice, spoken as a prompt; an emotion clip with alpha
     cleo = calls["Nothing happened, I promise."]
-    assert Path(cleo["spk_audio_prompt"]).stem == res.casting.lines[3].reference_hash
-    assert res.casting.voices["Cleo"]["prompt_of"] == "kokoro:jf_alpha"
+    assert Path(cleo["spk_audio_prompt"]).stem == res.cast_lines.lines[3].reference_hash
+    assert res.cast_lines.voices["Cleo"]["prompt_of"] == "kokoro:jf_alpha"
     assert cleo["emo_audio_prompt"] == clip_path(p / "mei_excited.wav") and cleo["emo_alpha"] == 0.6
     assert cleo["emo_vector"] is None and cleo["use_emo_text"] is False
     # a sentence -> use_emo_text/emo_text with alpha
@@ -315,10 +315,10 @@ def test_the_pipeline_asks_an_exact_length_engine_once_per_line_and_caches_by_ta
     res = dub(p / "e.srt", cast=p / "cast.yaml", out=p / "out", planner="per-line")
     exact = [c for c in res.clips if abs(c.speed - 1.0) > 1e-6]
     assert exact, "no line needed a length other than its natural one"
-    entries = {e.line: e for e in res.plan.entries}
+    entries = {e.index: e for e in res.plan.entries}
     for c in exact:
         e = entries[c.line.index]
-        assert c.passes == 1 and c.residual == 1.0 and c.speech == e.target   # no stretch, exactly the target
+        assert c.passes == 1 and c.residual == 1.0 and c.speech_samples == e.speech_samples   # no stretch, exactly the target
     gpt = standin.calls("gpt")
     assert len(gpt) == len(res.clips)          # one autoregressive pass per line, natural and exact alike
     # a re-run with nothing changed reuses every take without loading the model
@@ -342,8 +342,8 @@ def test_the_pipeline_asks_an_exact_length_engine_once_per_line_and_caches_by_ta
     third = dub(p / "e.srt", cast=p / "cast.yaml", out=p / "out", planner="per-line")
     assert third.facts.synthesis_calls == 1 and len(standin.calls("init")) == 1
     c = next(c for c in third.clips if c.line.cue.id == cue)
-    assert c.speech == next(e for e in third.plan.entries if e.line == c.line.index).target
-    assert c.speech < slowest.speech / 1.07
+    assert c.speech_samples == next(e for e in third.plan.entries if e.index == c.line.index).speech_samples
+    assert c.speech_samples < slowest.speech_samples / 1.07
 
 
 def test_without_a_way_into_the_mel_stage_the_stretcher_takes_over_and_says_so(tmp_path, standin, monkeypatch):
@@ -362,8 +362,8 @@ def test_without_a_way_into_the_mel_stage_the_stretcher_takes_over_and_says_so(t
     doc = json.loads((p / "out" / "plan.json").read_text(encoding="utf-8"))
     assert any("stretched" in n for n in doc["engine"]["notes"])
     c1 = next(c for c in res.clips if c.line.cue.id == "1")
-    entry = next(e for e in res.plan.entries if e.line == c1.line.index)
-    assert c1.length == entry.length and c1.speech == entry.speech     # the stretcher made it exact
+    entry = next(e for e in res.plan.entries if e.index == c1.line.index)
+    assert c1.length == entry.length and c1.speech_samples == entry.speech_samples     # the stretcher made it exact
 
 
 # ---------------------------------------------------------------------------- determinism
@@ -505,7 +505,7 @@ def test_offline_by_default_and_downloads_only_when_asked(tmp_path, standin, mon
 
 
 def test_engine_options_on_the_command_line(tmp_path, standin):
-    from indextts_dub.engineopts import parse_cli
+    from indextts_dub.cli.dub import parse_engine_options as parse_cli
 
     assert parse_cli(["device=cuda:1", "precision=fp16", "allow_download=true", "interval_silence=150",
                       "generation={temperature: 0.7}"]) == {

@@ -58,7 +58,7 @@ def test_edit_one_line_costs_one_synthesis_and_nothing_else_changes(demo_project
     srt.write_text(original.replace("Mei: 好的。", "Mei: 好的，马上。"), encoding="utf-8")
     try:
         decisions = dry_run(srt, cast=DEMO / "cast.yaml", out=folder / "out")
-        assert [(d.line, d.action) for d in decisions if d.action != "reuse"] == [(3, "synthesize")]
+        assert [(d.index, d.action) for d in decisions if d.action != "reuse"] == [(3, "synthesize")]
         assert "text changed" in decisions[2].why
         res = dub(srt, cast=DEMO / "cast.yaml", out=folder / "out")
         assert res.facts.synthesis_calls == 1
@@ -152,7 +152,7 @@ def test_a_shared_cache_survives_concurrent_writers(tmp_path, toy_engine):
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     a, b, c = (outputs(tmp_path / f"out{i}") for i in range(3))
     assert {k: v for k, v in a.items() if k != "timeline.otio"} == {k: v for k, v in b.items() if k != "timeline.otio"}
-    from indextts_dub.cache import TakeCache, _decode
+    from indextts_dub.takes.cache import TakeCache, _decode
 
     for f in TakeCache(shared)._files():
         assert _decode(f.read_bytes()) is not None

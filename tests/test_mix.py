@@ -12,7 +12,7 @@ import soundfile as sf
 
 from conftest import DEMO, write
 from indextts_dub import media
-from indextts_dub import mix as mixing
+from indextts_dub.deliver import mix as mixing
 from indextts_dub.errors import DubError
 from indextts_dub.pipeline import dub
 
@@ -236,7 +236,7 @@ def test_per_line_planner_through_a_run(tmp_path, toy_engine):
 
 
 def test_pan_places_a_character_in_a_stereo_mix_with_unity_centre():
-    from indextts_dub.mix import MixOptions, mix, pan_gains
+    from indextts_dub.deliver.mix import MixOptions, mix, pan_gains
 
     assert pan_gains(0.0) == pytest.approx((1.0, 1.0))
     assert pan_gains(1.0) == pytest.approx((0.0, 2 ** 0.5), abs=1e-9)

@@ -10,8 +10,7 @@ import pytest
 from indextts_dub.lines import Line
 from indextts_dub.cues import Cue
 from indextts_dub.errors import DubError
-from indextts_dub.plan import PlanOptions, plan, retime_map
-from indextts_dub.plan_per_line import plan_per_line
+from indextts_dub.plan import PlanOptions, plan, plan_per_line, retime_map
 
 SR = 48_000
 MS = SR // 1000
@@ -26,21 +25,21 @@ def jumps(p, lines):
     who = {ln.index: ln.character for ln in lines}
     by = {}
     for e in sorted(p.entries, key=lambda e: e.start):
-        by.setdefault(who[e.line], []).append(e.speed)
+        by.setdefault(who[e.index], []).append(e.speed)
     return [abs(b - a) for g in by.values() for a, b in zip(g, g[1:])]
 
 
 def test_fits_at_natural_speed_and_is_never_slowed_by_default():
     p = plan([line(1, 0, 3)], {1: 2 * SR})
     e = p.entries[0]
-    assert (e.speed, e.speech, e.start, e.lead, e.spill) == (1.0, 2 * SR, 0, 0, 0)
+    assert (e.speed, e.speech_samples, e.start, e.lead, e.spill) == (1.0, 2 * SR, 0, 0, 0)
     assert e.length == 3 * SR                      # the clip carries silence to the cue end
     assert "fits at natural speed" in e.reason
 
 
 def test_fill_slows_toward_the_slot_within_bounds():
     e = plan([line(1, 0, 3)], {1: int(2.7 * SR)}, fill=True).entries[0]
-    assert abs(e.speed - 0.9) < 2e-3 and e.speech <= 3 * SR
+    assert abs(e.speed - 0.9) < 2e-3 and e.speech_samples <= 3 * SR
     e = plan([line(1, 0, 3)], {1: 1 * SR}, fill=True).entries[0]
     assert abs(e.speed - 0.75) < 1e-3                 # never below the lower bound
     assert "slowed" in e.reason
@@ -78,7 +77,7 @@ def test_dense_dialogue_per_line_fitting_jumps_and_the_plan_does_not():
     for e in ours.entries:
         assert 1.0 <= e.speed <= 1.25 + 1e-4 and e.overrun == 0 and e.lead <= 150 * MS
     # lines that fit on their own are sped up a little, and say why
-    easy = [e for e in ours.entries if e.line % 2 == 0 and e.speed > 1.01]
+    easy = [e for e in ours.entries if e.index % 2 == 0 and e.speed > 1.01]
     assert easy and all("neighbouring lines" in e.reason for e in easy)
 
 
@@ -104,7 +103,7 @@ def test_compress_goes_past_the_bound_up_to_the_cap_and_warns():
     e = p.entries[1]
     assert e.compressed and 1.25 < e.speed <= 1.5 + 1e-4
     assert any("beyond the 1.25x bound" in w for w in e.warnings)
-    assert e.speech >= nat[2] / 1.5 - 1                # never cut
+    assert e.speech_samples >= nat[2] / 1.5 - 1                # never cut
     assert p.retime and p.retime[0].lines == (2,) and p.retime[0].factor > 1
 
 
@@ -118,7 +117,7 @@ def test_compress_beyond_the_cap_pushes_the_next_line_then_overruns_rather_than_
     e, nxt = p.entries
     assert abs(e.speed - 1.5) < 1e-3 and nxt.delay <= 200 * MS
     assert e.overrun > 0 and any("overruns" in w for w in e.warnings)
-    assert e.speech >= int(3.0 * SR / 1.5) - 1
+    assert e.speech_samples >= int(3.0 * SR / 1.5) - 1
 
 
 def test_shift_pushes_the_following_lines_later_within_the_limit():
@@ -146,7 +145,7 @@ def test_flag_keeps_the_bounded_speed_and_reports_the_overrun_in_ms():
     e = p.entries[1]
     assert abs(e.speed - 1.25) < 1e-3 and not e.compressed
     assert e.overrun > 0 and any(w.startswith("overruns A's next line by") and w.endswith("ms") for w in e.warnings)
-    assert e.speech >= int(nat[2] / 1.25) - 1
+    assert e.speech_samples >= int(nat[2] / 1.25) - 1
 
 
 def test_retime_plans_in_the_slowed_pictures_time():
@@ -207,10 +206,10 @@ def test_a_2000_line_film_respects_every_bound(policy):
     ends: dict[str, object] = {}
     cross_overlaps = 0
     for e in sorted(p.entries, key=lambda e: e.start):
-        ln = by_index[e.line]
-        lo, hi = opts.line_bounds.get(e.line, opts.bounds)
+        ln = by_index[e.index]
+        lo, hi = opts.line_bounds.get(e.index, opts.bounds)
         assert e.bounds == (lo, hi)
-        assert e.speech > 0 and e.start >= 0 and e.length >= e.speech
+        assert e.speech_samples > 0 and e.start >= 0 and e.length >= e.speech_samples
         assert e.speed >= 1.0 - 1e-9                  # never slowed without fill
         if policy == "compress":
             assert e.speed <= opts.compress_cap * (1 + 1e-4)

@@ -17,7 +17,8 @@ import pytest
 import soundfile as sf
 
 from conftest import DEMO, REPO, write
-from indextts_dub import dub, otio_render, timebase
+from indextts_dub import dub, timebase
+from indextts_dub.deliver.timelines import render as otio_render
 from indextts_dub.cues.timeline_in import TimelineOptions, open_timeline
 from timeline_helpers import (RATES, TOY_CAST, TOY_CUES, first_above, make_srt, make_timeline, make_video, onsets,
                               planned_onsets, write_otio)

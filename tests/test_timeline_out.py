@@ -15,7 +15,8 @@ import pytest
 import soundfile as sf
 
 from conftest import run_cli, write
-from indextts_dub import dub, otio_render, timebase
+from indextts_dub import dub, timebase
+from indextts_dub.deliver.timelines import render as otio_render
 from indextts_dub.errors import DubError
 from indextts_dub.cues.timeline_in import TimelineOptions, open_timeline
 from timeline_helpers import (RATES, REALWORLD_OTIO, TOY_CAST, TOY_CUES, make_srt, make_timeline,
@@ -298,7 +299,7 @@ def test_dubbing_a_dubbed_timeline_replaces_its_dub_tracks(tmp_path, toy_engine)
     assert "replaced 2 dub track(s) of an earlier run in timeline.otio" in res.summary
 
 
-def test_subtitle_run_with_video_gets_editor_copies_at_the_video_rate(tmp_path, toy_engine):
+def test_subtitle_run_with_video_gets_editor_copies_at_thevideo_rate(tmp_path, toy_engine):
     rate = RATES["29.97"]
     video = make_video(tmp_path / "pic.mp4", rate, 300)
     res = dub(make_srt(tmp_path / "ep.srt", TOY_CUES), video=video, cast=write(tmp_path / "cast.yaml", TOY_CAST),

@@ -152,7 +152,8 @@ def _first_timeline(obj, path: Path):
     raise DubError.at(path, None, "OTIO_SCHEMA", f"holds a {type(obj).__name__}, not a timeline")
 
 
-def _video_rate(tl) -> Fraction | None:
+def video_rate(tl) -> Fraction | None:
+    """The frame rate most of the video track's items run at (None without a video track)."""
     import opentimelineio as otio
 
     counts: Counter = Counter()
@@ -189,7 +190,7 @@ def open_timeline(path: str | Path, opts: TimelineOptions | None = None, *, chec
     gst = tl.global_start_time
     own = tl.metadata.get(KEY, {}) if KEY in tl.metadata else {}
     own_rate = own.get("frame_rate") if hasattr(own, "get") else None
-    video = _video_rate(tl)
+    video = video_rate(tl)
     if gst is not None and 0 < gst.rate < 1000:          # 1000 and up: a clock (ms, samples), not frames
         rate, rate_from = timebase.rate_fraction(gst.rate), "global_start_time"
     elif video is not None:

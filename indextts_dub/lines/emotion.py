@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..engines import EMOTIONS, VECTOR_SUM_CAP, Emotion, refclip
+from ..engines import EMOTIONS, Emotion, refclip
 
 PRESETS = EMOTIONS              # IndexTTS2's emo_vector order, as the engine contract fixes it
 NEUTRAL = "neutral"

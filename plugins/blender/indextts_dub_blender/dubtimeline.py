@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-KEY = "indextts_dub"
+KEY = "indextts_dub"      # indextts_dub.cues.otio_json.KEY: the add-on also runs without the package
 
 
 @dataclass

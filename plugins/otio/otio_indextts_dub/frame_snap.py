@@ -18,14 +18,14 @@ import copy
 from pathlib import Path
 
 KEEP = {".otio", ".otioz", ".otiod", ".json"}
-KEY = "indextts_dub"
+from indextts_dub.cues.otio_json import KEY
 
 
 def _frame_rate(timeline, argument_map):
     from fractions import Fraction
 
     from indextts_dub import timebase
-    from indextts_dub.cues.timeline_in import _video_rate
+    from indextts_dub.cues.timeline_in import video_rate
     from indextts_dub.timebase import SAMPLE_RATE
 
     given = argument_map.get("rate")
@@ -43,13 +43,14 @@ def _frame_rate(timeline, argument_map):
     gst = timeline.global_start_time
     if gst is not None and timebase.rate_fraction(gst.rate) != SAMPLE_RATE:
         return timebase.rate_fraction(gst.rate)
-    return _video_rate(timeline)
+    return video_rate(timeline)
 
 
 def hook_function(in_timeline, argument_map=None):
     import opentimelineio as otio
 
-    from indextts_dub import framesnap, timebase
+    from indextts_dub import timebase
+    from indextts_dub.deliver.timelines import framesnap
 
     argument_map = argument_map or {}
     target = argument_map.get("_filepath")

@@ -19,7 +19,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-KEY = "indextts_dub"
+from indextts_dub.cues.otio_json import KEY
 
 
 def _rate(value) -> Fraction:

@@ -1,0 +1,71 @@
+"""Stage 5, clips: every take made exactly as long as its plan says, at 48 kHz, at its level.
+
+The plan gives each line a start sample, a clip length and a speech length. The engine's
+speed did most of the work of reaching the speech length; what is left goes to a
+pitch-preserving stretch (Rubber Band R3), finished by padding or trimming to the exact
+sample count. After the speech the clip carries silence up to its planned length (to the
+cue end where its track has room). The character's ``gain_db`` is applied here; nothing changes a
+clip afterwards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import audio
+from .lines import Line
+from .plan import PlanEntry
+from .takes import Take
+from .timebase import SAMPLE_RATE
+
+EXACT_SAMPLES = 96      # a take within 2 ms of its planned speech is padded or trimmed, not stretched
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A line's fitted audio, placed on the master clock."""
+
+    line: Line
+    start: int                 # samples at 48 kHz (the plan's start: may precede the cue by the lead-in)
+    audio: np.ndarray          # float32, exactly the planned clip length
+    speed: float               # tempo a listener hears: natural / speech (the plan's speed)
+    residual: float            # stretch after the engine (take / speech; 1.0 none, >1 compressed)
+    natural: int               # natural speech length, samples
+    speech_samples: int        # speech length inside the clip
+    passes: int                # renders the speed solve went through
+    reason: str
+    warnings: list[str] = field(default_factory=list)
+    engine_speed: float = 1.0  # the speed knob the engine was given
+    entry: PlanEntry | None = None
+    take_key: str = ""         # the take cache's content key of the take it was fitted from
+
+    @property
+    def length(self) -> int:
+        return int(self.audio.size)
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+def fit(take: Take, entry: PlanEntry, line: Line) -> Clip:
+    """Fit one take to its plan entry: ``entry.speech_samples`` samples of speech, then silence
+    to ``entry.length``, to start on ``entry.start``, at the line's ``gain_db``."""
+    n = take.samples
+    warnings = list(entry.warnings)
+    target = entry.speech_samples
+    out = np.zeros(entry.length, np.float32)
+    if n == 0:
+        warnings.append("the engine returned silence for this line")
+        return Clip(line, entry.start, out, entry.speed, 1.0, entry.natural, 0, take.passes, entry.reason,
+                    warnings, take.speed, entry, take.content)
+    if abs(n - target) <= EXACT_SAMPLES:
+        x = audio.fit_length(take.audio, target, SAMPLE_RATE)
+    else:
+        x = audio.stretch_to(take.audio, SAMPLE_RATE, target)
+    out[:target] = x[: entry.length]
+    if line.gain_db:
+        out = out * np.float32(10 ** (line.gain_db / 20))
+    return Clip(line, entry.start, out, entry.speed, n / target, entry.natural, target, take.passes, entry.reason,
+                warnings, take.speed, entry, take.content)

@@ -1,0 +1,216 @@
+"""Stage 6, delivery: the fitted clips become files, each kind by one small function.
+
+:func:`deliver` runs them in order over a :class:`Delivery` (plain data: the clips, the plan,
+what casting said, the run's facts):
+
+============================  ==========================================================
+:func:`character_stems`       one mono track per character, as long as the programme
+:func:`.mix.mix`              loudness, true peak, background (:mod:`.mix`)
+:func:`write_clips`           ``clips/NNNN_Name.wav``, each at the mix's dialogue gain
+:func:`write_mix`             ``stems/``, ``background``, ``dub.wav`` in the chosen format
+:func:`write_video`           the retimed picture (:mod:`.retime`), ``retime.json``, ``dubbed.mp4``
+:func:`.timelines.write_all`  ``timeline.otio`` and ``editor/`` (:mod:`.timelines`)
+:func:`write_records`         ``plan.json`` (:mod:`.plan_json`), ``report.html`` and
+                              ``timeline.png`` (:mod:`.report`)
+============================  ==========================================================
+
+Everything is written into a :class:`~indextts_dub.fsio.Staging` folder; the caller commits it.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .. import audio, media
+from ..clips import Clip
+from ..cues import TimelineIn
+from ..engines import EngineInfo
+from ..fsio import Staging
+from ..lines import CastLines
+from ..plan import Plan
+from ..timebase import SAMPLE_RATE
+from . import mix as mixing
+from . import plan_json, report
+from .plan_json import RunFacts
+from .timelines import write_all as write_timelines
+
+
+@dataclass(frozen=True)
+class EngineWork:
+    """What the engine did this run, for the report."""
+
+    seconds: float = 0.0            # time inside synthesize()
+    calls: int = 0
+    cache_damaged: int = 0          # take-cache entries found damaged and spoken again
+    notes: tuple[str, ...] = ()     # the loaded engine's notes
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Everything delivery needs, as plain data."""
+
+    clips: list[Clip]
+    plan: Plan
+    cast_lines: CastLines
+    programme: int                          # samples: the timeline's, the video's, or the last line's end
+    engine: EngineInfo
+    work: EngineWork
+    mix: mixing.MixOptions
+    name: str = "dub"                       # the timeline's name
+    subtitles: str | None = None            # the subtitle file, for the report's title and the metadata
+    video: media.VideoInfo | None = None
+    source: TimelineIn | None = None        # the editor timeline dubbed against
+    fps: Fraction | None = None             # the frame rate for editor copies of a subtitle-only run
+    editor_copies: tuple[str, ...] | None = None   # None: every format
+
+
+@dataclass
+class Delivered:
+    facts: RunFacts
+    warnings: list[str] = field(default_factory=list)     # casting's and delivery's
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe form of a character name (letters of any script are kept)."""
+    s = unicodedata.normalize("NFC", name).strip()
+    s = re.sub(r"[^\w\-]+", "_", s, flags=re.UNICODE).strip("._")
+    return s or "character"
+
+
+def file_names(characters: list[str]) -> dict[str, str]:
+    """A distinct file name per character (case-insensitively distinct)."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for ch in characters:
+        base = safe_name(ch)
+        cand, k = base, 2
+        while cand.casefold() in used:
+            cand, k = f"{base}_{k}", k + 1
+        used.add(cand.casefold())
+        names[ch] = cand
+    return names
+
+
+def character_stems(clips: list[Clip], characters: list[str], programme: int) -> dict[str, np.ndarray]:
+    """Each character's clips summed on the master clock, ``programme`` samples long."""
+    stems = {ch: np.zeros(programme, np.float32) for ch in characters}
+    for c in clips:
+        end = min(c.end, programme)
+        if end > c.start:
+            stems[c.line.character][c.start:end] += c.audio[: end - c.start]
+    return stems
+
+
+def write_clips(staging: Staging, clips: list[Clip], gain_db: float, names: dict[str, str]) -> dict[int, str]:
+    """``clips/NNNN_Name.wav`` at the dialogue gain; ``Line.index`` -> the path relative to the output."""
+    gain = 10 ** (gain_db / 20)
+    rel: dict[int, str] = {}
+    for c in clips:
+        rel[c.line.index] = f"clips/{c.line.index:04d}_{names[c.line.character]}.wav"
+        audio.write_wav(staging.path(rel[c.line.index]), c.audio * gain, SAMPLE_RATE)
+    return rel
+
+
+def write_mix(staging: Staging, mixed: mixing.MixResult, options: mixing.MixOptions,
+              names: dict[str, str]) -> dict[str, Path]:
+    """Stems, the ducked background and the mix in the chosen format."""
+    ext = options.extension
+    for ch, x in mixed.stems.items():
+        mixing.write_audio(staging.path(f"stems/{names[ch]}{ext}"), x, options.format)
+    out = {"stems": staging.final("stems/"), "mix": staging.final(f"dub{ext}")}
+    if mixed.background is not None:
+        mixing.write_audio(staging.path(f"background{ext}"), mixed.background, options.format)
+        out["background"] = staging.final(f"background{ext}")
+    mixing.write_audio(staging.path(f"dub{ext}"), mixed.mix, options.format)
+    return out
+
+
+def retimed_picture(staging: Staging, video: media.VideoInfo | None, plan: Plan) -> media.VideoInfo | None:
+    """The picture the dub plays against: the video, or with an applied retime the retimed
+    render (written into staging under a temporary name, moved by :func:`write_video`)."""
+    if not plan.retime_applied or video is None:
+        return video
+    from . import retime
+
+    suffix = Path(video.path).suffix.lower()
+    tmp = staging.path(".retimed" + suffix if suffix in media.MP4_FAMILY else ".retimed.mkv")
+    retime.render(video, plan.retime, tmp)
+    return media.probe(tmp)
+
+
+def write_video(staging: Staging, d: Delivery, picture: media.VideoInfo | None,
+                mix_file: Path) -> tuple[dict[str, Path], media.VideoInfo | None]:
+    """``retime.json`` when the plan has edits; the picture with the dub muxed in. Returns the
+    files and the picture as the timelines should reference it (its final path)."""
+    out: dict[str, Path] = {}
+    if d.plan.retime:
+        from . import retime
+
+        retime.write_edit_list(d.plan, staging.path("retime.json"), d.video.fps if d.video else None)
+        out["retime"] = staging.final("retime.json")
+    if picture is None:
+        return out, picture
+    video_name = media.output_name(d.video)
+    languages = [ln.language for ln in d.cast_lines.lines]
+    main_language = max(("zh", "en"), key=lambda lang: sum(x == lang for x in languages))
+    media.mux(picture, mix_file, staging.path(video_name), language={"zh": "chi", "en": "eng"}[main_language])
+    out["video"] = staging.final(video_name)
+    if picture.path != d.video.path:                      # the retimed render: the muxed file replaces it
+        Path(picture.path).unlink()
+        picture = replace(picture, path=str(staging.final(video_name)))
+    return out, picture
+
+
+def write_records(staging: Staging, d: Delivery, facts: RunFacts, warnings: list[str],
+                  media_files: dict[int, str]) -> None:
+    """``plan.json``, then ``report.html`` and ``timeline.png`` from the same document."""
+    doc = plan_json.plan_document(d.clips, d.plan, d.cast_lines.skipped, warnings, facts,
+                                  voices=d.cast_lines.voices, media=media_files)
+    plan_json.write_json(doc, staging.path("plan.json"))
+    report.write(staging.path("report.html"), staging.path("timeline.png"),
+                 Path(d.subtitles).name if d.subtitles is not None else d.name, doc)
+
+
+def deliver(staging: Staging, d: Delivery) -> Delivered:
+    """Write every output of a run into ``staging`` (see the module docstring)."""
+    lines = d.cast_lines.lines
+    characters = list(dict.fromkeys(ln.character for ln in lines))
+    names = file_names(characters)
+    picture = retimed_picture(staging, d.video, d.plan)
+    background = None
+    if d.mix.background is not None:
+        background = mixing.read_background(d.mix.background, d.programme,
+                                            picture.path if picture is not None else None)
+    speech = [(c.start, c.start + c.speech_samples) for c in d.clips]
+    pans = {ln.character: ln.pan for ln in lines if ln.pan}
+    mixed = mixing.mix(character_stems(d.clips, characters, d.programme), speech, d.mix, background, pans)
+
+    rel_media = write_clips(staging, d.clips, mixed.dialogue_gain_db, names)
+    mix_files = write_mix(staging, mixed, d.mix, names)
+    facts = RunFacts(engine=d.engine.name, engine_version=d.engine.version, programme=d.programme,
+                     gain_db=mixed.dialogue_gain_db, engine_seconds=d.work.seconds, synthesis_calls=d.work.calls,
+                     mix=mixed.figures, engine_model=d.engine.model_id, cache_damaged=d.work.cache_damaged,
+                     engine_notes=list(d.work.notes))
+    outputs = {"clips": staging.final("clips/"), "stems": mix_files["stems"], "mix": mix_files["mix"],
+               "plan": staging.final("plan.json"), "report": staging.final("report.html"),
+               "picture": staging.final("timeline.png")}
+    if "background" in mix_files:
+        outputs["background"] = mix_files["background"]
+    video_files, picture = write_video(staging, d, picture, staging.path(mix_files["mix"].name))
+    outputs.update(video_files)
+    timelines = write_timelines(staging, d.clips, characters, {i: staging.final(r) for i, r in rel_media.items()},
+                                d.programme, d.name, picture,
+                                {"engine": d.engine.name, "engine_version": d.engine.version,
+                                 "mix_gain_db": round(mixed.dialogue_gain_db, 2), "subtitles": d.subtitles,
+                                 "video_retimed": d.plan.retime_applied},
+                                d.source, d.fps, d.editor_copies)
+    warnings = [*d.cast_lines.warnings, *timelines.notes]
+    outputs.update(timelines.files)
+    facts.outputs = {k: str(v) for k, v in outputs.items()}
+    write_records(staging, d, facts, warnings, rel_media)
+    return Delivered(facts, warnings)

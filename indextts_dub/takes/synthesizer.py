@@ -1,0 +1,246 @@
+"""Stage 4, takes: speak each line with its engine; measure it; solve the engine speed.
+
+Every take is trimmed of leading and trailing silence and resampled to 48 kHz, so its
+length is the speech's own length in master samples. Takes come from, in order: this
+run's memory, the take cache on disk (:mod:`.cache`), the engine. The engine
+is loaded only when a take is missing, so a re-run with nothing changed never loads a model.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .. import audio
+from ..engines import Engine, EngineInfo, Request
+from ..lines import Line
+from ..timebase import SAMPLE_RATE
+from .cache import TakeCache, content_key
+
+ACCEPT_LONG = 1.03     # a take this much over its target is left to the stretcher
+ACCEPT_SHORT = 0.96    # ... and this much under it is padded
+MAX_PASSES = 3
+# an exact-length engine's take within this many samples of its target is padded or trimmed
+# to it (one mel frame of IndexTTS2 is 256 samples at 22.05 kHz, 557 at 48 kHz)
+EXACT_RESIDUAL = 600
+# Engines' length does not scale as 1/speed: pauses and per-phoneme rounding do not
+# follow the knob (Kokoro at 1.25 is 12-17 % shorter, not 20 %). The first guess assumes
+# this share of the natural length stays fixed; later passes fit the line's own curve.
+FIXED_SHARE = 0.25
+
+
+def first_guess(ratio: float) -> float:
+    """Engine speed expected to shorten (ratio > 1) or lengthen (< 1) a take by ``ratio``."""
+    denom = 1 / ratio - FIXED_SHARE
+    return (1 - FIXED_SHARE) / denom if denom > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class Take:
+    """One rendering of a line: trimmed audio at 48 kHz and what it took."""
+
+    index: int                 # Line.index
+    speed: float
+    audio: np.ndarray          # float32, 48 kHz, trimmed
+    passes: int = 1            # renders the speed solve went through (from cache or engine alike;
+                               # 0 = an earlier take re-used as is)
+    content: str = ""          # the take cache's content key (what the take is made of, but speed)
+
+    @property
+    def samples(self) -> int:
+        return int(self.audio.size)
+
+
+class NotCached(LookupError):
+    """In an offline (dry) run: the take would have to be spoken."""
+
+
+@dataclass
+class Synthesizer:
+    """Speaks lines with one engine, through the take cache, and keeps count of what that cost.
+
+    ``load`` returns the engine and is called at most once, on the first take that is
+    neither in memory nor in the cache. With ``offline`` the engine is never called:
+    a missing take raises :class:`NotCached` (what ``--dry-run`` reports).
+    """
+
+    info: EngineInfo
+    load: Callable[[], Engine]
+    cache: TakeCache | None = None
+    seed: int = 0
+    offline: bool = False
+    calls: int = 0              # engine calls this run
+    engine_seconds: float = 0.0
+    _engine: Engine | None = None
+    _memo: dict = field(default_factory=dict)
+    _chosen: set = field(default_factory=set)
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine, if this run loaded it."""
+        return self._engine
+
+    def request(self, line: Line, speed: float) -> Request:
+        return Request(text=line.speech_text, voice=line.voice, language=line.language, speed=float(round(speed, 4)),
+                       emotion=line.emotion.request() if line.emotion is not None else None,
+                       reference=line.reference, reference_hash=line.reference_hash, seed=self.seed)
+
+    def content(self, line: Line) -> str:
+        """The take cache's key for this line's content (everything but speed). What the engine
+        ignores does not make takes differ (emotion for engines without it, a reference clip for
+        engines that cannot clone), and a clip counts by its content hash, never its path."""
+        ident = {"name": self.info.name, "version": self.info.version, "model": self.info.model_id}
+        made_of = {"text": line.speech_text, "voice": line.voice, "language": line.language,
+                   "emotion": {"key": line.emotion.key()} if line.emotion is not None and self.info.emotion else None,
+                   "reference_hash": line.reference_hash if self.info.reference_voice else None, "seed": self.seed}
+        return content_key(ident, made_of)
+
+    def _render(self, request: Request, content: str, key: float, target: int | None = None) -> np.ndarray:
+        """The engine's take of ``request`` (the engine loaded on first use), trimmed and at 48 kHz
+        (an exact-length take within :data:`EXACT_RESIDUAL` of ``target`` made exactly that long),
+        stored in the cache under ``(content, key)`` the moment it is finished."""
+        if self._engine is None:
+            self._engine = self.load()
+        t0 = time.perf_counter()
+        raw = self._engine.synthesize(request)
+        self.engine_seconds += time.perf_counter() - t0
+        self.calls += 1
+        sr = self.info.sample_rate
+        x = audio.resample(audio.trim_silence(np.asarray(raw, np.float32).ravel(), sr), sr, SAMPLE_RATE)
+        if target is not None and 0 < abs(x.size - target) <= EXACT_RESIDUAL:
+            x = audio.fit_length(x, target, SAMPLE_RATE)
+        if self.cache is not None:
+            self.cache.put(content, key, x)
+        return x
+
+    def speak(self, line: Line, speed: float) -> np.ndarray:
+        """Trimmed 48 kHz audio of ``line`` at ``speed``."""
+        speed = float(round(speed, 4))
+        content = self.content(line)
+        key = (content, speed)
+        if key in self._memo:
+            return self._memo[key]
+        x = self.cache.get(content, speed) if self.cache is not None else None
+        if x is None:
+            if self.offline:
+                raise NotCached(f"line {line.index} at speed {speed:.4f}")
+            x = self._render(self.request(line, speed), content, speed)
+        self._memo[key] = x
+        return x
+
+    def natural(self, line: Line) -> Take:
+        return Take(line.index, 1.0, self.speak(line, 1.0), 1, self.content(line))
+
+    def chosen(self, line: Line) -> list[Take]:
+        """The takes of this line's content that finished speed solves chose (this run or earlier)."""
+        content = self.content(line)
+        speeds = {s for (c, s) in self._chosen if c == content}
+        if self.cache is not None:
+            speeds.update(self.cache.chosen(content))
+        out = []
+        for speed in sorted(speeds):
+            try:
+                out.append(Take(line.index, speed, self.speak(line, speed), 0, content))
+            except NotCached:
+                continue
+        return out
+
+    def _choose(self, line: Line, take: Take) -> Take:
+        self._chosen.add((take.content, take.speed))
+        if self.cache is not None and not self.offline:
+            self.cache.mark_chosen(take.content, take.speed)
+        return take
+
+    def at_target(self, line: Line, natural: Take, ratio: float, target: int,
+                  bounds: tuple[float, float]) -> Take:
+        """Solve the engine speed that brings ``line`` to ``target`` samples, within ``bounds``
+        (the engine's own speed range: the plan's bounds are on the tempo a listener hears).
+
+        ``ratio`` is the plan's length ratio (natural / target).
+
+        1. The natural take is kept when the plan asks for natural speed or it is already
+           within the stretcher's share of the target. An exact-length engine renders every
+           other line once at the target instead (:meth:`exact`).
+        2. Re-use: a take an earlier solve of this content chose (this run or an earlier one),
+           within the engine's tolerance of the target (``EngineInfo.speed_tolerance``), is
+           used as is and only re-fitted: a cue moved or resized costs no synthesis.
+        3. Solve: the first render uses :func:`first_guess`; if its length misses the
+           window, later renders fit ``len = a + b / speed`` through the last two takes.
+           The take closest to the target is marked chosen in the cache (as is a natural take
+           kept in step 1).
+
+        Only finished solves mark a take chosen, and a solve's renders are found again by
+        their exact speeds: an interrupted run resumed from the cache decides exactly as an
+        uninterrupted one. The fit stage stretches what is left.
+        """
+        lo, hi = bounds
+        if abs(ratio - 1.0) < 1e-6:
+            return self._choose(line, natural)
+        if self.info.exact_length:
+            return self.exact(line, natural, target, bounds)
+        if ACCEPT_SHORT * target <= natural.samples <= ACCEPT_LONG * target:
+            return self._choose(line, natural)
+        tol = self.info.speed_tolerance
+        fitting = [t for t in self.chosen(line) if abs(np.log(t.samples / max(target, 1))) <= np.log1p(tol)]
+        if fitting:
+            return min(fitting, key=lambda t: (abs(np.log(t.samples / max(target, 1))), t.speed))
+        if not self.info.native_speed:          # no knob to turn: the stretcher does it all
+            return self._choose(line, natural)
+        takes = [natural]
+        s = min(max(first_guess(ratio), lo), hi)
+        for _ in range(MAX_PASSES - 1):
+            s = float(round(s, 4))
+            x = self.speak(line, s)
+            takes.append(Take(line.index, s, x))
+            n = x.size
+            if ACCEPT_SHORT * target <= n <= ACCEPT_LONG * target:
+                break
+            if (n > target and s >= hi - 1e-6) or (n < target and s <= lo + 1e-6):
+                break
+            (s1, n1), (s2, n2) = (takes[-2].speed, takes[-2].samples), (s, n)
+            b = (n1 - n2) / (1 / s1 - 1 / s2) if abs(s1 - s2) > 1e-9 else 0.0
+            a = n1 - b / s1
+            s_new = b / (target - a) if b > 0 and target > a else s * n / target
+            s_new = min(max(s_new, lo), hi)
+            if abs(s_new - s) < 0.005:
+                break
+            s = s_new
+        best = min(takes[1:], key=lambda t: (abs(np.log(max(t.samples, 1) / max(target, 1))), t.speed))
+        return self._choose(line, Take(line.index, best.speed, best.audio, len(takes), self.content(line)))
+
+    def exact(self, line: Line, natural: Take, target: int, bounds: tuple[float, float]) -> Take:
+        """An exact-length engine (``EngineInfo.exact_length``) renders ``line`` once at ``target``
+        samples (kept within ``bounds`` of the natural take); no speed is solved. A take this line
+        was given before (a chosen take, see :meth:`at_target`) within the engine's tolerance of
+        the target is re-used instead. A take is stored under its content and its length ratio
+        (natural / target) and marked chosen the moment it is rendered. A residual of at most
+        :data:`EXACT_RESIDUAL` samples is padded or trimmed; a larger one is left to the fit."""
+        lo, hi = bounds
+        n = natural.samples
+        if n > 0:
+            target = min(max(int(target), math.ceil(n / hi)), int(n / lo))
+        tol = self.info.speed_tolerance
+        fitting = [t for t in self.chosen(line) if abs(np.log(max(t.samples, 1) / max(target, 1))) <= np.log1p(tol)]
+        if fitting:
+            return min(fitting, key=lambda t: (abs(np.log(t.samples / max(target, 1))), t.speed))
+        content = self.content(line)
+        ratio = float(round(n / target, 4)) if target else 1.0
+        if ratio == 1.0:
+            return self._choose(line, natural)
+        key = (content, ratio)
+        x = self._memo.get(key)
+        if x is None and self.cache is not None:
+            x = self.cache.get(content, ratio)
+        if x is None:
+            if self.offline:
+                raise NotCached(f"line {line.index} at {target} samples")
+            sr = self.info.sample_rate
+            req = dataclasses.replace(self.request(line, 1.0), target_samples=int(round(target * sr / SAMPLE_RATE)),
+                                      natural_samples=int(round(n * sr / SAMPLE_RATE)))
+            x = self._render(req, content, ratio, target)
+        self._memo[key] = x
+        return self._choose(line, Take(line.index, ratio, x, 1, content))
