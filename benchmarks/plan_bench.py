@@ -155,16 +155,10 @@ def main() -> int:
     ap.add_argument("--engine", choices=("kokoro", "toy"), default="kokoro")
     ap.add_argument("--film-lines", type=int, default=2000)
     args = ap.parse_args()
-    if args.engine == "toy":
-        import shutil
+    if args.engine == "toy":         # the tests' engine distribution, installed as pip would leave it
+        from support import engine_dist
 
-        site = Path(tempfile.mkdtemp()) / "site"
-        dist = site / "toy_engine_plugin-0.1.dist-info"
-        dist.mkdir(parents=True)
-        (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-engine-plugin\nVersion: 0.1\n")
-        (dist / "entry_points.txt").write_text("[indextts_dub.engines]\ntoy = toy_engine:ToyEngine\n")
-        shutil.copy(REPO / "tests" / "toy_engine.py", site / "toy_engine.py")
-        sys.path.insert(0, str(site))
+        sys.path.insert(0, str(engine_dist.install(Path(tempfile.mkdtemp()) / "site")))
     demo = REPO / "samples" / "demo"
     engine = None if args.engine == "kokoro" else "toy"
     bench_input("demo (samples/demo)", *load(demo / "episode.srt", demo / "cast.yaml", engine, demo / "clip.mp4"))

@@ -104,7 +104,7 @@ def test_compress_goes_past_the_bound_up_to_the_cap_and_warns():
     assert e.compressed and 1.25 < e.speed <= 1.5 + 1e-4
     assert any("beyond the 1.25x bound" in w for w in e.warnings)
     assert e.speech_samples >= nat[2] / 1.5 - 1                # never cut
-    assert p.retime and p.retime[0].lines == (2,) and p.retime[0].factor > 1
+    assert p.retime and p.retime[0].indices == (2,) and p.retime[0].factor > 1
 
 
 def test_compress_beyond_the_cap_pushes_the_next_line_then_overruns_rather_than_cuts():
@@ -233,7 +233,7 @@ def test_a_2000_line_film_respects_every_bound(policy):
     # other characters: never an overlap the subtitles did not already have, unless reported
     es = sorted(p.entries, key=lambda e: e.start)
     for a, b in zip(es, es[1:]):
-        la, lb = by_index[a.line], by_index[b.line]
+        la, lb = by_index[a.index], by_index[b.index]
         if la.character != lb.character and a.speech_end > b.start:
             cross_overlaps += 1
             assert lb.cue.start < la.cue.end or a.overrun > 0
@@ -257,8 +257,8 @@ def test_the_plan_is_smoother_than_per_line_fitting_on_a_film():
     # rule the plan needs fewer lines past the bound (it borrows silence, and starts early)
     es = sorted(naive.entries, key=lambda e: e.start)
     by = {ln.index: ln for ln in lines}
-    assert sum(1 for a, b in zip(es, es[1:]) if by[a.line].character != by[b.line].character
-               and a.speech_end > b.start and by[b.line].cue.start >= by[a.line].cue.end) > 10
+    assert sum(1 for a, b in zip(es, es[1:]) if by[a.index].character != by[b.index].character
+               and a.speech_end > b.start and by[b.index].cue.start >= by[a.index].cue.end) > 10
     loose = plan(lines, nat, programme, allow_cross_overlap=True)
     assert sum(e.compressed for e in loose.entries) < sum(e.compressed for e in naive.entries)
     assert sum(jumps(loose, lines)) < 0.7 * sum(nj)

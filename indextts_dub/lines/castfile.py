@@ -1,38 +1,10 @@
 """The casting file: who speaks with which voice and emotion, read and checked.
 
-A casting file (YAML, one per project) says who speaks with which voice and emotion::
-
-    engine: kokoro                    # optional; the built-in engine by default
-    engine_options: {threads: 2}      # optional; passed to the engine when it loads
-    default_voice: kokoro:jf_tebukuro # optional; speakers the file does not list use it
-    default_emotion: calm:0.3         # optional; lines without an emotion of their own
-    voice_library: voices.sqlite      # optional; else --library / the user's data folder
-    fit: {speed_min: 0.8, speed_max: 1.2, fill: false}   # optional; project fit bounds
-    characters:
-      Alice:
-        voice: kokoro:jf_alpha        # a built-in voice (blends: kokoro:0.6*jf_alpha+0.4*jm_kumo)
-        emotion: {happy: 0.6}         # preset with intensity
-        language: en
-        speed: [0.9, 1.15]            # narrower than the global bounds
-        gain_db: -2
-        pan: -0.3
-        aliases: [爱丽丝]
-        cues: [3, 7, "10-12"]
-      Bob:
-        voice: {ref: voices/bob.wav}  # a reference clip, 3-15 s
-        emotion: [0, 0.6, 0, 0, 0, 0, 0.2, 0]   # 8 values: happy angry sad afraid disgusted melancholic surprised calm
-      Carol:
-        voice: {library: carol}       # a voice in the library
-        emotion_ref: clips/carol_sad.wav
-        emotion_alpha: 0.6
-      Dave:
-        voice: kokoro:jm_kumo
-        emotion_text: 严厉且带有压迫感地命令
-      王老师: kokoro:jm_kumo            # short form: just the voice
-
-Paths resolve relative to the casting file. Every problem names the file, the line and
-the field; all of them are reported at once. Lines may override character, voice, emotion and
-speed inline (:mod:`.inline`).
+One YAML file per project: ``engine``, ``engine_options``, ``default_voice``,
+``default_emotion``, ``voice_library``, ``fit`` and ``characters`` (each with its voice in one
+of three forms, emotion in one of four, language, speed bounds, gain, pan, aliases, cue
+numbers); the format is ``docs/casting.md``. Paths resolve relative to the casting file. Every
+problem names the file, the line and the field; all of them are reported at once.
 """
 from __future__ import annotations
 

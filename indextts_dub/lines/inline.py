@@ -1,23 +1,8 @@
-"""Inline overrides written inside subtitle text.
-
-A cue may name its speaker with a prefix (``Alice: ...``, ``[Alice] ...``, ``【Alice】``)
-and carry brace tags of the form ``{key=value}`` anywhere in its text; the tags are
-removed from what is spoken (:func:`indextts_dub.cues.cue.clean_text` collects them). ASS override
-blocks start with a backslash (``{\\i1}``) and are never read as ours.
-
-=================  ==========================================================
-``{emotion=..}``   a preset with intensity (``angry:0.8``, ``sad``), several
-                   (``sad:0.4,afraid:0.2``), a vector (``[0,0.8,0,0,0,0,0,0]``)
-                   or ``neutral``
-``{emotion_text=..}``  a sentence describing the emotion
-``{emotion_ref=..}``   a clip showing it (relative to the subtitle file)
-``{alpha=..}``     0-1, scales emotion_ref / emotion_text (also ``emotion_alpha``)
-``{voice=..}``     a built-in voice for this line (``kokoro:jm_kumo``)
-``{speed=0.9-1.1}``  this line's speed bounds (also ``speed_min``, ``speed_max``)
-``{lang=zh}``      the line's language (``en`` or ``zh``; also ``language``)
-=================  ==========================================================
-
-An inline emotion replaces the character's default for that line only.
+"""Inline overrides written inside subtitle text: ``{key=value}`` tags (collected by
+:func:`indextts_dub.cues.cue.clean_text`, never spoken) that change one line's emotion, voice,
+speed bounds or language (:data:`KNOWN`; the table is in ``docs/casting.md``). An inline emotion
+replaces the character's for that line only; an inline ``alpha`` alone rescales the emotion the
+line inherits.
 """
 from __future__ import annotations
 

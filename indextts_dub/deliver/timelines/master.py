@@ -133,10 +133,3 @@ def build(clips: list[Clip], characters: list[str], media: dict[int, Path], prog
     for character in characters:
         tl.tracks.extend(dub_tracks(character, clips, media, programme))
     return tl
-
-
-def write(timeline, path: Path) -> Path:
-    import opentimelineio as otio
-
-    otio.adapters.write_to_file(timeline, str(path), adapter_name="otio_json")
-    return path
