@@ -194,7 +194,7 @@ def _solve(ep: Episode, opts: PlanOptions, programme: int | None) -> _Solution:
     status = str(sol.status)
     if "Solved" not in status:
         raise DubError.at(None, None, "plan", f"the timing solver did not converge ({status}) on these "
-                          f"{m} lines; the per-line planner (--planner per-line) needs no solver")
+                          f"{m} line(s); the per-line planner (--planner per-line) needs no solver")
     x = np.array(sol.x).reshape(m, NV)
     return _Solution(x[:, D], x[:, T], x[:, O], x[:, C], status, int(sol.iterations))
 

@@ -1,0 +1,41 @@
+"""A third-party engine for the tests, written from docs/engines.md alone: it speaks tone bursts
+whose length follows the text and the speed (with a fixed share, like real engines)."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from indextts_dub.engines import Engine, EngineInfo, Request, VoiceInfo
+
+FAIL_ON: set[str] = set()
+
+
+class ToyEngine(Engine):
+    name = "toy"
+
+    @classmethod
+    def describe(cls, **options) -> EngineInfo:
+        return EngineInfo(name="toy", version="toy-1", sample_rate=22_050, languages=("en", "zh"),
+                          voices=(VoiceInfo("low"), VoiceInfo("high")), native_speed=True)
+
+    def __init__(self, explode: bool = False):
+        self.info = self.describe()
+        self.calls: list[Request] = []
+        if explode:                     # a bug inside the constructor, not a bad option
+            len(None)
+
+    def synthesize(self, request: Request) -> np.ndarray:
+        self.calls.append(request)
+        time.sleep(float(os.environ.get("TOY_ENGINE_DELAY", "0")))   # to kill runs mid-way in tests
+        if request.text in FAIL_ON:
+            raise RuntimeError(f"toy engine asked to fail on {request.text!r}")
+        sr = self.info.sample_rate
+        seconds = 0.08 * len(request.text) * (0.3 + 0.7 / request.speed)
+        n = int(seconds * sr)
+        t = np.arange(n) / sr
+        f = 180.0 if request.voice == "low" else 320.0
+        burst = (0.4 * np.sin(2 * np.pi * f * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+        pad = np.zeros(int(0.1 * sr), np.float32)
+        return np.concatenate([pad, burst, pad])

@@ -1,0 +1,192 @@
+"""Incremental, crash-safe runs: the take cache, resuming after kill -9, one run at a time."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support.paths import DEMO, REPO, run_cli, write
+from indextts_dub.pipeline import dry_run, dub
+
+SRT_LINES = [
+    ("Alice", "Hello there, how are you today?"), ("Bob", "我很好，谢谢。"), ("Alice", "Shall we start?"),
+    ("Bob", "好的，我们开始吧。"), ("Alice", "This one is much too long for the short slot it was given, sorry."),
+    ("Bob", "没问题。"), ("Alice", "Thanks."), ("Bob", "明天见。"),
+]
+CAST = "engine: toy\ncharacters:\n  Alice: high\n  Bob: low\n"
+
+
+def episode(folder: Path, shift_ms: dict[int, int] | None = None, texts: dict[int, str] | None = None) -> Path:
+    blocks, t = [], 500
+    for i, (who, text) in enumerate(SRT_LINES, start=1):
+        d = 900 if i == 5 else 1800
+        s = t + (shift_ms or {}).get(i, 0)
+        text = (texts or {}).get(i, text)
+        blocks.append(f"{i}\n00:00:{s // 1000:02d},{s % 1000:03d} --> 00:00:{(s + d) // 1000:02d},{(s + d) % 1000:03d}\n{who}: {text}\n")
+        t += d + 400
+    return write(folder / "e.srt", "\n".join(blocks))
+
+
+def outputs(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and not p.relative_to(out).parts[0].startswith(".")}
+
+
+# ---------------------------------------------------------------- the real engine on the demo
+
+@pytest.fixture(scope="module")
+def demo_project(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("incremental")
+    srt = folder / "episode.srt"
+    shutil.copy(DEMO / "episode.srt", srt)
+    res = dub(srt, cast=DEMO / "cast.yaml", out=folder / "out")
+    return folder, srt, res
+
+
+def test_edit_one_line_costs_one_synthesis_and_nothing_else_changes(demo_project):
+    folder, srt, first = demo_project
+    before = outputs(folder / "out")
+    original = srt.read_text(encoding="utf-8")
+    srt.write_text(original.replace("Mei: 好的。", "Mei: 好的，马上。"), encoding="utf-8")
+    try:
+        decisions = dry_run(srt, cast=DEMO / "cast.yaml", out=folder / "out")
+        assert [(d.index, d.action) for d in decisions if d.action != "reuse"] == [(3, "synthesize")]
+        assert "text changed" in decisions[2].why
+        res = dub(srt, cast=DEMO / "cast.yaml", out=folder / "out")
+        assert res.facts.synthesis_calls == 1
+        after = outputs(folder / "out")
+        changed = {k for k in before if before[k] != after.get(k)}
+        assert changed == {"clips/0003_Mei.wav", "stems/Mei.wav", "dub.wav", "plan.json", "timeline.otio",
+                           "report.html", "timeline.png"}
+    finally:
+        srt.write_text(original, encoding="utf-8")
+
+
+def test_moving_a_cue_costs_no_synthesis(demo_project):
+    folder, srt, first = demo_project
+    original = srt.read_text(encoding="utf-8")
+    assert dub(srt, cast=DEMO / "cast.yaml", out=folder / "out").facts.synthesis_calls == 0   # back to the original
+    # cue 4 was sped up (its speed solved); move it 100 ms later, same length. The episode plan
+    # re-balances it and its neighbours: re-fits, no synthesis.
+    srt.write_text(original.replace("00:00:09,000 --> 00:00:11,600", "00:00:09,100 --> 00:00:11,700"), encoding="utf-8")
+    try:
+        decisions = dry_run(srt, cast=DEMO / "cast.yaml", out=folder / "out")
+        assert "synthesize" not in {d.action for d in decisions}
+        assert decisions[3].action == "re-fit" and "timing changed" in decisions[3].why
+        res = dub(srt, cast=DEMO / "cast.yaml", out=folder / "out")
+        assert res.facts.synthesis_calls == 0
+        moved = next(c for c in res.clips if c.line.index == 4)
+        before = next(c for c in first.clips if c.line.index == 4)
+        assert moved.entry.cue_start == int(9.1 * 48_000)
+        assert moved.engine_speed == before.engine_speed          # the same take, re-fitted
+    finally:
+        srt.write_text(original, encoding="utf-8")
+
+
+# ---------------------------------------------------------------- crash safety (toy engine, child processes)
+
+def _child_env(toy_engine, delay: float = 0.0) -> dict:
+    return {"PYTHONPATH": os.pathsep.join([str(toy_engine.SITE), str(REPO)]), "TOY_ENGINE_DELAY": str(delay)}
+
+
+def _start(args, env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "indextts_dub", *map(str, args)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+
+
+def test_killed_runs_resume_to_byte_identical_outputs(tmp_path, toy_engine):
+    srt, cast = episode(tmp_path), write(tmp_path / "cast.yaml", CAST)
+    out = tmp_path / "out"
+    args = ["dub", srt, "--cast", cast, "--video", DEMO / "clip.mp4", "-o", out, "-q"]
+    env = _child_env(toy_engine, delay=0.05)
+    t0 = time.monotonic()
+    clean = run_cli(*args, env=env)
+    duration = time.monotonic() - t0
+    assert clean.returncode == 0, clean.stderr
+    reference = outputs(out)
+    assert "dubbed.mp4" in reference
+    for seed in (1, 2, 3, 4, 5):
+        shutil.rmtree(out)
+        rng = random.Random(seed)
+        proc = _start(args, env)
+        time.sleep(rng.uniform(0.1, 1.0) * duration)      # anywhere from start-up to the final renames
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        resumed = run_cli(*args, env=env)
+        assert resumed.returncode == 0, resumed.stderr
+        assert outputs(out) == reference, f"seed {seed}"
+        assert not list(out.glob(".indextts-dub-staging-*"))
+
+
+def test_a_second_run_on_the_same_folder_waits_or_stops(tmp_path, toy_engine):
+    srt, cast = episode(tmp_path), write(tmp_path / "cast.yaml", CAST)
+    out = tmp_path / "out"
+    env = _child_env(toy_engine, delay=0.3)
+    first = _start(["dub", srt, "--cast", cast, "-o", out, "-q"], env)
+    deadline = time.time() + 30
+    while not (out / ".indextts-dub.lock").exists() or not (out / ".indextts-dub.lock").read_text():
+        assert time.time() < deadline and first.poll() is None
+        time.sleep(0.05)
+    second = run_cli("dub", srt, "--cast", cast, "-o", out, "-q", env=env)
+    assert second.returncode == 2 and "another indextts-dub run (pid" in second.stderr
+    waiting = run_cli("dub", srt, "--cast", cast, "-o", out, "-q", "--wait", env=env)
+    assert first.wait(timeout=120) == 0
+    assert waiting.returncode == 0, waiting.stderr
+    assert json.loads((out / "plan.json").read_text(encoding="utf-8"))["lines"]
+
+
+def test_a_shared_cache_survives_concurrent_writers(tmp_path, toy_engine):
+    srt, cast = episode(tmp_path), write(tmp_path / "cast.yaml", CAST)
+    shared = tmp_path / "shared-cache"
+    env = _child_env(toy_engine, delay=0.02)
+    procs = [_start(["dub", srt, "--cast", cast, "-o", tmp_path / f"out{i}", "--cache", shared, "-q"], env)
+             for i in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    a, b, c = (outputs(tmp_path / f"out{i}") for i in range(3))
+    assert {k: v for k, v in a.items() if k != "timeline.otio"} == {k: v for k, v in b.items() if k != "timeline.otio"}
+    from indextts_dub.takes.cache import TakeCache, _decode
+
+    for f in TakeCache(shared)._files():
+        assert _decode(f.read_bytes()) is not None
+
+
+def test_truncated_cache_entry_is_detected_and_spoken_again(tmp_path, toy_engine):
+    srt, cast, out = episode(tmp_path), write(tmp_path / "cast.yaml", CAST), tmp_path / "out"
+    dub(srt, cast=cast, out=out)
+    reference = outputs(out)
+    victim = sorted((out / ".indextts-dub-cache").glob("*/*/1.0000.take"))[0]
+    victim.write_bytes(victim.read_bytes()[:-100])
+    res = dub(srt, cast=cast, out=out)
+    assert res.facts.synthesis_calls == 1
+    assert res.facts.cache_damaged == 1 and "1 damaged entries" in res.summary
+    assert outputs(out) == reference
+
+
+def test_edits_through_the_toy_engine_count_calls_exactly(tmp_path, toy_engine):
+    srt, cast, out = episode(tmp_path), write(tmp_path / "cast.yaml", CAST), tmp_path / "out"
+    full = dub(srt, cast=cast, out=out)
+    assert full.facts.synthesis_calls >= len(SRT_LINES)
+    assert dub(srt, cast=cast, out=out).facts.synthesis_calls == 0
+    episode(tmp_path, texts={2: "我很好，你呢？"})
+    assert dub(srt, cast=cast, out=out).facts.synthesis_calls == 1
+    episode(tmp_path, texts={2: "我很好，你呢？"}, shift_ms={6: 150})
+    assert dub(srt, cast=cast, out=out).facts.synthesis_calls == 0
+
+
+def test_cache_command(tmp_path, toy_engine):
+    srt, cast, out = episode(tmp_path), write(tmp_path / "cast.yaml", CAST), tmp_path / "out"
+    dub(srt, cast=cast, out=out)
+    info = run_cli("cache", "info", "-o", out)
+    assert info.returncode == 0 and "takes of 8 lines" in info.stdout
+    pruned = run_cli("cache", "prune", "-o", out, "--max-size", "1K")
+    assert pruned.returncode == 0 and "removed" in pruned.stdout
+    cleared = run_cli("cache", "clear", "-o", out)
+    assert cleared.returncode == 0 and not (out / ".indextts-dub-cache").exists()
