@@ -8,7 +8,9 @@ measured, and kept only when its *measured* similarity beats the best single voi
 The report says which voice was chosen and how close it is. True cloning needs IndexTTS2.
 
 Probe embeddings are cached in the user's cache folder, keyed by engine, model,
-embedding model, probe sentence and voice id. The built-in voices' own embeddings ship with
+embedding model, probe sentence and voice id; so are the matches themselves
+(:func:`match_clip`, keyed by the clip's content hash as well), so a run whose clips were
+matched before loads neither the engine nor the embedder. The built-in voices' own embeddings ship with
 the package (``data/voice_embeddings.json``, written by ``python -m indextts_dub.voices.match``),
 so a first run on a new machine speaks only the blends it measures; a table that no longer
 matches the model simply misses and is recomputed.
@@ -19,12 +21,14 @@ import hashlib
 import itertools
 import json
 from dataclasses import dataclass, field
+from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from .. import fsio
-from ..engines import Engine, Request, blend_id
+from ..engines import Engine, EngineInfo, Request, blend_id
 from . import embedding
 
 PROBE = "Good morning, everyone. 今天我们一起读这段话，好吗？"
@@ -73,10 +77,13 @@ def _save_cache(cache: dict[str, list[float]]) -> None:
         pass      # a cache that cannot be written only costs time
 
 
-def _key(engine: Engine, voice: str) -> str:
+def _probe_key(info: EngineInfo) -> str:
     probe = hashlib.sha256(PROBE.encode()).hexdigest()[:12]
-    info = engine.info
-    return f"{info.name}|{info.version}|{info.model_id}|{embedding.MODEL_ID}|{probe}|{voice}"
+    return f"{info.name}|{info.version}|{info.model_id}|{embedding.MODEL_ID}|{probe}"
+
+
+def _key(engine: Engine, voice: str) -> str:
+    return f"{_probe_key(engine.info)}|{voice}"
 
 
 def voice_embedding(engine: Engine, voice: str, cache: dict | None = None) -> np.ndarray:
@@ -124,6 +131,36 @@ def nearest(target: np.ndarray, engine: Engine, blend: bool | None = None) -> Vo
     else:
         _save_cache(cache)
     return VoiceMatch(chosen, chosen_s, best, best_s, scores)
+
+
+def _matches_file() -> Path:
+    return fsio.cache_dir() / "voice-matches.json"
+
+
+def match_clip(clip_hash: str, target: Callable[[], np.ndarray], info: EngineInfo, engine: Callable[[], Engine],
+               blend: bool | None = None) -> VoiceMatch:
+    """:func:`nearest` for the clip whose content hash is ``clip_hash``, kept in the user's cache
+    folder (keyed by the engine, its model, the embedder, the probe, blending and the hash):
+    ``target`` (the clip's embedding) and ``engine`` (the loaded engine) are called only when
+    this clip was never matched with this engine before."""
+    blend = info.voice_blends if blend is None else blend
+    key = f"{_probe_key(info)}|{embedding.VERSION}|{'blend' if blend else 'single'}|{clip_hash}"
+    hit = _read(_matches_file()).get(key)
+    if isinstance(hit, dict):
+        try:
+            return VoiceMatch(str(hit["voice"]), float(hit["similarity"]), str(hit["best_single"]),
+                              float(hit["best_single_similarity"]),
+                              {str(k): float(v) for k, v in dict(hit["scores"]).items()})
+        except (KeyError, TypeError, ValueError):
+            pass                         # a damaged entry is matched again
+    m = nearest(target(), engine(), blend)
+    table = _read(_matches_file())
+    table[key] = asdict(m)
+    try:
+        fsio.write_text(_matches_file(), json.dumps(table))
+    except OSError:
+        pass
+    return m
 
 
 def write_table(path: Path = PACKAGED) -> Path:

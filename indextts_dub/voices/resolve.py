@@ -3,9 +3,11 @@ library entry, resolved once per run before any line is spoken.
 
 * built-in: checked against the engine's voices (and blends, where it mixes styles);
 * reference clip: already checked when the cast was read; refused when it is too similar
-  to a voice on the library's deny list; an engine that clones gets the normalised clip
+  to a voice on the library's deny list (its embedding cached by content,
+  :func:`.embedding.clip_embedding`); an engine that clones gets the normalised clip
   (``Request.reference``, keyed by its content hash); one that cannot gets the closest
-  built-in voice or blend (:mod:`.match`), and the plan says which and how close;
+  built-in voice or blend (:mod:`.match`, cached by content: a clip matched before loads
+  neither the engine nor the embedder), and the plan says which and how close;
 * library entry: looked up by name in the voice library, then as a reference clip.
 """
 from __future__ import annotations
@@ -47,10 +49,12 @@ def resolve(voices: dict[str, VoiceSpec | None], cast_file: str, info: EngineInf
 
     def from_clip(name: str, spec: VoiceSpec, clip, label: str, emb=None) -> ResolvedVoice | None:
         key = clip.hash
-        if emb is None:
-            emb = embedding.embed(clip.audio, clip.sample_rate)
+
+        def target():
+            return emb if emb is not None else embedding.clip_embedding(clip.hash, clip.audio, clip.sample_rate)
+
         if lib is not None:
-            hit = lib.check_denied(emb)
+            hit = lib.check_denied(target())
             if hit is not None:
                 problems.add(cast_file, spec.line, spec.where, hit.message(label))
                 return None
@@ -61,7 +65,7 @@ def resolve(voices: dict[str, VoiceSpec | None], cast_file: str, info: EngineInf
             rv = ResolvedVoice(f"ref:{clip.hash[:12]}", f"{label} (cloned by {info.name})", str(path), clip.hash,
                                {"form": spec.kind, "clip_hash": clip.hash, "cloned": True})
         else:
-            m = match.nearest(emb, engine())
+            m = match.match_clip(clip.hash, target, info, engine)
             how = "blend of voice styles" if "+" in m.voice else "built-in voice"
             rv = ResolvedVoice(m.voice, f"{label} -> {info.name}:{m.voice} ({how}, similarity {m.similarity:.2f}; "
                                         f"best single voice {m.best_single} {m.best_single_similarity:.2f})",

@@ -51,6 +51,27 @@ def demo_project(tmp_path_factory):
     return folder, srt, res
 
 
+def test_a_dry_run_or_a_rerun_with_nothing_changed_loads_neither_engine_nor_embedder(demo_project, monkeypatch):
+    """The demo's reference clip (Mei) and library voice (wang) were embedded and matched by the
+    first run; those results are cached by clip content, so a re-run touches no model."""
+    from indextts_dub import engines
+    from indextts_dub.voices import embedding, match
+
+    folder, srt, first = demo_project
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded")
+
+    for target, name in ((engines, "load"), (embedding, "embed"), (embedding, "_model"), (match, "nearest")):
+        monkeypatch.setattr(target, name, refuse)
+    decisions = dry_run(srt, cast=DEMO / "cast.yaml", out=folder / "out")
+    assert {d.action for d in decisions} == {"reuse"}
+    res = dub(srt, cast=DEMO / "cast.yaml", out=folder / "out")
+    assert res.facts.synthesis_calls == 0
+    mei = next(ln for ln in res.cast_lines.lines if ln.character == "Mei")
+    assert mei.voice == next(ln for ln in first.cast_lines.lines if ln.character == "Mei").voice
+
+
 def test_edit_one_line_costs_one_synthesis_and_nothing_else_changes(demo_project):
     folder, srt, first = demo_project
     before = outputs(folder / "out")
