@@ -16,7 +16,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = self.file or "<input>"
-        if self.line is not None:
+        if self.line:                     # None or 0: a file without lines (AAF, EDL)
             where += f":{self.line}"
         if self.field:
             where += f": {self.field}"

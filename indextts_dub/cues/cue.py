@@ -28,11 +28,22 @@ class Cue:
     style: str | None = None          # the ASS style, a possible speaker hint
     tags: dict[str, str] = field(default_factory=dict)  # inline {key=value} tags of ours
     file: str = ""
-    line: int = 0              # line of the cue's timing (SRT/VTT) or Dialogue (ASS)
+    line: int = 0              # line of the cue's timing (SRT/VTT) or Dialogue (ASS); 0: the file has none
 
     @property
     def length(self) -> int:
         return self.end - self.start
+
+    @property
+    def where(self) -> str:
+        """The cue in a message: ``line 12``, or its id where the file has no lines (an AAF's
+        or EDL's markers: ``marker 'Hi' at 01:00:05:12``)."""
+        return f"line {self.line}" if self.line else self.id
+
+    @property
+    def source(self) -> str:
+        """``file:line``, or ``file`` and the cue's id where the file has no lines."""
+        return f"{self.file}:{self.line}" if self.line else f"{self.file} ({self.id})"
 
 
 # ---------------------------------------------------------------- text cleaning

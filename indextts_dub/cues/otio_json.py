@@ -85,10 +85,25 @@ def _schema_paths(doc: Any) -> list[JsonPath]:
     return out
 
 
+# OpenTimelineIO writes non-finite floats as NaN, Inf and -Inf (its reader takes Infinity too);
+# Python's json reads NaN and Infinity only. Strings are matched first so they stay as they are.
+_NONFINITE = re.compile(r'"(?:[^"\\]|\\.)*"|(?<![\w.])(-?)Inf(?!\w)')
+
+
+def _infinity(m: re.Match) -> str:
+    return m.group(0) if m.group(0).startswith('"') else m.group(1) + "Infinity"
+
+
 def parse(text: str, file: str | Path) -> JsonDocument:
-    """Parse OTIO JSON; a :class:`DubError` with the line and column of a syntax error."""
+    """Parse OTIO JSON (NaN and Inf included, as OpenTimelineIO writes and reads them); a
+    :class:`DubError` with the line and column of a syntax error."""
     try:
-        doc = json.loads(text)
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError:
+            if "Inf" not in text:
+                raise
+            doc = json.loads(_NONFINITE.sub(_infinity, text))    # same lines, so errors keep theirs
     except json.JSONDecodeError as exc:
         raise DubError.at(file, exc.lineno, "JSON", f"{exc.msg} (column {exc.colno}); the file is not valid JSON") from None
     if not isinstance(doc, dict) or "OTIO_SCHEMA" not in doc:

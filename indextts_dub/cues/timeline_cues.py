@@ -28,7 +28,8 @@ from ..timebase import SAMPLE_RATE, ms_to_samples, seconds_to_samples, timecode
 from .cue import Cue, clean_text, split_speaker
 from .otio_json import KEY, JsonPath, path_text
 from .subtitles import read_cues
-from .timeline_in import TimelineIn, TimelineOptions, is_timeline, open_timeline, walk
+from .timeline_in import (TimelineIn, TimelineOptions, is_timeline, items, open_timeline, range_in_timeline,
+                          walk_from)
 
 
 def _meta(obj) -> dict:
@@ -89,14 +90,14 @@ def _is_ours(obj) -> bool:
     return "cue" in _meta(obj)
 
 
-def _range_in_timeline(tin: TimelineIn, owner, marked_range):
-    """A marked range in the owner's coordinates -> (start, end) samples from the programme start."""
+def _range_in_timeline(tin: TimelineIn, owner, marked_range) -> tuple[int, int] | None:
+    """A range in the owner's coordinates -> (start, end) samples from the programme start,
+    or None where a nested stack or the owning clip trims it out of sight."""
 
     stack = tin.timeline.tracks
-    if owner is stack:
-        r = marked_range
-    else:
-        r = owner.transformed_time_range(marked_range, stack)
+    r = range_in_timeline(tin.timeline, owner, marked_range)
+    if r is None:
+        return None
     offset = stack.source_range.start_time if stack.source_range is not None else None
     start = timebase.rt_to_samples(r.start_time) - (timebase.rt_to_samples(offset) if offset is not None else 0)
     dur = timebase.rt_to_samples(r.duration)
@@ -104,9 +105,10 @@ def _range_in_timeline(tin: TimelineIn, owner, marked_range):
 
 
 def _marker_owners(tin: TimelineIn):
-    """(owner, marker, JSON path of the marker) for markers on the stack, the tracks and their items."""
+    """(owner, marker, JSON path of the marker) for markers on the stack, the tracks and
+    every item in them, nested ones included."""
 
-    for obj, path in walk(tin.timeline):
+    for obj, path in items(tin.timeline):
         for k, m in enumerate(obj.markers):
             yield obj, m, path + ("markers", k)
 
@@ -119,6 +121,11 @@ def _make_cue(tin: TimelineIn, n: int, path: JsonPath, start: int, end: int, raw
               what: str, text_field: str, problems: Problems) -> Cue | None:
     line = tin.where(path) or 0
     where = path_text(path)
+    ident = where
+    if tin.json is None:                  # AAF, EDL, XML: no lines; say what it is and where it sits
+        frame = tin.start_frame + start * tin.rate.numerator // (SAMPLE_RATE * tin.rate.denominator)
+        label = raw.strip().splitlines()[0][:40] if raw.strip() else ""
+        ident = f"{what} {label!r} at {timebase.smpte(frame, tin.rate, tin.drop_frame)} ({where})"
     if end <= start:
         problems.add(tin.path, line or None, f"{where}.marked_range" if what == "marker" else f"{where}.source_range",
                      f"dialogue {what} {raw[:40]!r} at {timecode(start)} has no duration; give it the length "
@@ -135,7 +142,7 @@ def _make_cue(tin: TimelineIn, n: int, path: JsonPath, start: int, end: int, raw
         who, how, rest = split_speaker(cleaned)
         if who:
             speaker, speaker_from, cleaned = who, how, rest
-    return Cue(index=n, id=where, start=start, end=end, text=cleaned, speaker=speaker,
+    return Cue(index=n, id=ident, start=start, end=end, text=cleaned, speaker=speaker,
                speaker_from=speaker_from, tags=tags, file=str(tin.path), line=line)
 
 
@@ -156,7 +163,10 @@ def cues_from_timeline(tin: TimelineIn, opts: TimelineOptions) -> list[Cue]:
                 continue
             if opts.marker_prefix is not None and not (m.name or "").casefold().startswith(opts.marker_prefix.casefold()):
                 continue
-            start, end = _range_in_timeline(tin, owner, m.marked_range)
+            placed = _range_in_timeline(tin, owner, m.marked_range)
+            if placed is None:          # on a part of a clip or nested stack the cut does not show
+                continue
+            start, end = placed
             raw, fld = _text_of_marker(m, opts.marker_prefix)
             c = _make_cue(tin, len(cues) + 1, path, start, end, raw, _speaker_of(m), "marker", fld, problems)
             if c:
@@ -174,15 +184,17 @@ def cues_from_timeline(tin: TimelineIn, opts: TimelineOptions) -> list[Cue]:
         else:
             chosen = tracks
         for track, tpath in chosen:
-            for i, item in enumerate(track):
+            for item, ipath in walk_from(track, tpath):     # nested stacks and tracks too
                 if not isinstance(item, otio.schema.Clip):
                     continue
                 if auto and not _is_ours(item):
                     continue
-                r = track.range_of_child_at_index(i)
-                start, end = _range_in_timeline(tin, track, r)
+                placed = _range_in_timeline(tin, item, item.trimmed_range())
+                if placed is None:
+                    continue
+                start, end = placed
                 raw, fld = _text_of_clip(item)
-                c = _make_cue(tin, len(cues) + 1, tpath + ("children", i), start, end, raw, _speaker_of(item),
+                c = _make_cue(tin, len(cues) + 1, ipath, start, end, raw, _speaker_of(item),
                               "clip", fld, problems)
                 if c:
                     cues.append(c)

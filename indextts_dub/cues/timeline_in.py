@@ -24,6 +24,16 @@ from .subtitles import FORMATS as SUBTITLE_SUFFIXES
 
 JSON_SUFFIXES = (".otio", ".otioz", ".otiod")
 
+# Timeline formats whose OpenTimelineIO adapter is a separate package: the suffix -> what to
+# install (an extra of ours where we test the adapter, else the adapter's own package).
+ADAPTER_PACKAGES = {
+    ".aaf": ("AAF", "pip install 'indextts-dub[aaf]'"),
+    ".edl": ("CMX 3600 EDL", "pip install 'indextts-dub[edl]'"),
+    ".fcpxml": ("Final Cut Pro X XML", "pip install otio-fcpx-xml-adapter"),
+    ".ale": ("Avid Log Exchange", "pip install otio-ale-adapter"),
+    ".xges": ("GStreamer Editing Services", "pip install otio-xges-adapter"),
+}
+
 
 @dataclass(frozen=True)
 class TimelineOptions:
@@ -88,14 +98,30 @@ def is_timeline(path: str | Path) -> bool:
     suffix = p.suffix.lower()
     if suffix in SUBTITLE_SUFFIXES:
         return False
-    if suffix in JSON_SUFFIXES or (p.is_dir() and suffix == ".otiod"):
+    if suffix in JSON_SUFFIXES or (p.is_dir() and suffix == ".otiod") or suffix in ADAPTER_PACKAGES:
         return True
     return suffix in timeline_suffixes()
 
 
 # ---------------------------------------------------------------- reading
 
-def _read_any(path: Path):
+def _adapter_arguments(adapter, opts: TimelineOptions) -> dict:
+    """What a run knows that the adapter's reader takes: the frame rate (``--fps``) for
+    readers with a ``rate`` argument (the CMX 3600 EDL reader assumes 24 otherwise)."""
+    import inspect
+
+    if opts.fps is None:
+        return {}
+    params: set[str] = set()
+    for fn in ("read_from_file", "read_from_string"):      # the adapter uses one or the other
+        try:
+            params |= set(inspect.signature(getattr(adapter.module(), fn)).parameters)
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return {"rate": float(opts.fps)} if "rate" in params else {}
+
+
+def _read_any(path: Path, opts: TimelineOptions):
     """(timeline, adapter name, JsonDocument or None)."""
     import opentimelineio as otio
 
@@ -126,15 +152,23 @@ def _read_any(path: Path):
     try:
         adapter = otio.adapters.from_filepath(str(path))
     except Exception:
+        if suffix in ADAPTER_PACKAGES:
+            what, install = ADAPTER_PACKAGES[suffix]
+            raise DubError.at(path, None, None, f"reading {what} timelines needs its OpenTimelineIO adapter, "
+                                               f"which is not installed: {install}") from None
         known = ", ".join(sorted(timeline_suffixes()))
         raise DubError.at(path, None, None, f"no installed OpenTimelineIO adapter reads {suffix or 'this'} files "
                                            f"(readable here: {known})") from None
+    args = _adapter_arguments(adapter, opts)
     try:
         with contextlib.redirect_stdout(io.StringIO()):    # some adapters print notices
-            obj = adapter.read_from_file(str(path))
+            obj = adapter.read_from_file(str(path), **args)
     except Exception as exc:
+        hint = ""
+        if "rate" in str(exc).lower() and opts.fps is None:
+            hint = " (if the timeline is not at 24 fps, give its rate with --fps, e.g. --fps 25)"
         raise DubError.at(path, None, adapter.name, f"the {adapter.name} adapter cannot read it: "
-                                                    f"{type(exc).__name__}: {exc}") from None
+                                                    f"{type(exc).__name__}: {exc}{hint}") from None
     return obj, adapter.name, None
 
 
@@ -160,8 +194,8 @@ def video_rate(tl) -> Fraction | None:
     for track in tl.tracks:
         if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Video:
             continue
-        for item in track:
-            if isinstance(item, otio.schema.Transition):
+        for item, _path in walk_from(track, ()):
+            if not isinstance(item, (otio.schema.Clip, otio.schema.Gap)):   # transitions, nested containers
                 continue
             sr = item.source_range
             if sr is not None and sr.duration.rate > 0:
@@ -184,7 +218,7 @@ def open_timeline(path: str | Path, opts: TimelineOptions | None = None, *, chec
     stops a dub against it."""
     opts = opts or TimelineOptions()
     path = Path(path)
-    obj, adapter, jd = _read_any(path)
+    obj, adapter, jd = _read_any(path, opts)
     tl = _first_timeline(obj, path)
 
     gst = tl.global_start_time
@@ -229,17 +263,67 @@ def open_timeline(path: str | Path, opts: TimelineOptions | None = None, *, chec
 # ---------------------------------------------------------------- walking with JSON paths
 
 def walk(tl) -> Iterator[tuple[Any, JsonPath]]:
-    """Every composable of the timeline (the top stack, tracks, items, nested ones) with the
-    JSON path it has in an OTIO file."""
+    """Every composable of the timeline with the JSON path it has in an OTIO file: the top
+    stack, its tracks, their items, nested stacks and tracks and their items, depth first.
+
+    The one walker of an input timeline's tracks: transitions come too (they are
+    composables but not items: no markers, no media, no time of their own in the track), so
+    callers pick what they need with :func:`items`, or test the type.
+    """
+    yield from walk_from(tl.tracks, ("tracks",))
+
+
+def walk_from(obj, path: JsonPath) -> Iterator[tuple[Any, JsonPath]]:
+    """:func:`walk` from one composable (a track, a nested stack) down."""
     import opentimelineio as otio
 
-    def rec(obj, path):
-        yield obj, path
-        if isinstance(obj, otio.core.Composition):
-            for i, child in enumerate(obj):
-                yield from rec(child, path + ("children", i))
+    yield obj, path
+    if isinstance(obj, otio.core.Composition):
+        for i, child in enumerate(obj):
+            yield from walk_from(child, path + ("children", i))
 
-    yield from rec(tl.tracks, ("tracks",))
+
+def items(tl, kind=None) -> Iterator[tuple[Any, JsonPath]]:
+    """The items (clips, gaps, tracks, stacks; no transitions) :func:`walk` meets, only those
+    of ``kind`` (a schema class or a tuple of them) when given."""
+    import opentimelineio as otio
+
+    want = kind or otio.core.Item
+    for obj, path in walk(tl):
+        if isinstance(obj, want):
+            yield obj, path
+
+
+def range_in_timeline(tl, owner, r):
+    """A range in ``owner``'s own coordinates (a marker's ``marked_range``, a clip's trimmed
+    range) as the range it covers in the coordinates of the timeline's top stack, cut to
+    what each enclosing item shows; None when some level trims it out of sight (a marker
+    past the used part of its clip, a clip outside a nested stack's source range). The top
+    stack and its tracks cut nothing: what lies past the programme is the caller's to report."""
+    import opentimelineio as otio
+
+    def visible(cur, item):
+        shown = item.trimmed_range()
+        start = max(cur.start_time, shown.start_time)
+        end = min(cur.end_time_exclusive(), shown.end_time_exclusive())
+        if cur.duration.value <= 0:                         # a point: inside, or gone
+            inside = shown.start_time <= cur.start_time < shown.end_time_exclusive()
+            return cur if inside else None
+        return otio.opentime.range_from_start_end_time(start, end) if start < end else None
+
+    stack = tl.tracks
+    top = {id(stack), *(id(t) for t in stack)}
+    cur = r if id(owner) in top else visible(r, owner)
+    node = owner
+    while cur is not None and node is not stack:
+        parent = node.parent()
+        if parent is None:                                  # not in this timeline
+            return None
+        cur = node.transformed_time_range(cur, parent)
+        if id(parent) not in top:
+            cur = visible(cur, parent)
+        node = parent
+    return cur
 
 
 def _media_ref_paths(tin: TimelineIn, clip, path: JsonPath) -> Iterator[tuple[Any, JsonPath]]:
@@ -290,9 +374,7 @@ def missing_media(tin: TimelineIn) -> list[Problem]:
     if tin.adapter == "otioz":
         with zipfile.ZipFile(tin.path) as z:
             bundle_names = set(z.namelist())
-    for obj, path in walk(tin.timeline):
-        if not isinstance(obj, otio.schema.Clip):
-            continue
+    for obj, path in items(tin.timeline, otio.schema.Clip):
         for ref, rpath in _media_ref_paths(tin, obj, path):
             if not isinstance(ref, otio.schema.ExternalReference) or not ref.target_url:
                 continue

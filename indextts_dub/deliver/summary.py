@@ -33,9 +33,9 @@ def summary_text(clips: list[Clip], skipped: list[Skipped], warnings: list[str],
         out.append(f"Take cache: {facts.cache_damaged} damaged entries (torn or truncated) were spoken again")
     if facts.engine_notes:
         out.extend(facts.engine_notes)
-    notes = [f"  line {c.line.index} ({c.line.cue.file}:{c.line.cue.line}, {c.line.character}): {w}"
+    notes = [f"  line {c.line.index} ({c.line.cue.source}, {c.line.character}): {w}"
              for c in clips for w in c.warnings]
-    notes += [f"  skipped cue {s.cue.id} ({s.cue.file}:{s.cue.line}): {s.reason}" for s in skipped]
+    notes += [f"  skipped cue {s.cue.id} ({s.cue.source}): {s.reason}" for s in skipped]
     notes += [f"  {w}" for w in warnings]
     if notes:
         out.append(f"Warnings ({len(notes)}):")

@@ -120,7 +120,7 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, allow_over
             character, rv, language = name or DEFAULT_CHARACTER, default, None
             if name and name not in unknown:
                 unknown[name] = cue
-                warnings.append(f"{cue.file}:{cue.line}: speaker {name!r} is not in the cast; "
+                warnings.append(f"{cue.source}: speaker {name!r} is not in the cast; "
                                 f"using the default voice {default.source}")
         else:
             field_ = "speaker" if name else "text"
@@ -154,12 +154,13 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, allow_over
     for ln in lines:
         prev = last.get(ln.character)
         if prev is not None and ln.cue.start < prev.cue.end:
-            msg = (f"{ln.character}'s cue starts before their previous cue (line {prev.cue.line}) ends; "
+            msg = (f"{ln.character}'s cue starts before their previous cue ({prev.cue.where}) ends; "
                    "one voice cannot say two lines at once")
             if allow_overlap:
-                warnings.append(f"{ln.cue.file}:{ln.cue.line}: start: {msg} (allowed: the earlier line is fitted to end first)")
+                warnings.append(f"{ln.cue.source}: start: {msg} (allowed: the earlier line is fitted to end first)")
             else:
-                problems.add(ln.cue.file, ln.cue.line, "start", msg + "; fix the times or pass --allow-overlap")
+                problems.add(ln.cue.file, ln.cue.line, "start" if ln.cue.line else f"{ln.cue.id}: start",
+                             msg + "; fix the times or pass --allow-overlap")
         if prev is None or ln.cue.end > prev.cue.end:
             last[ln.character] = ln
     problems.raise_if_any()
