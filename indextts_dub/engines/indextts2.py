@@ -26,8 +26,15 @@ How a line becomes audio (everything through index-tts's own ``IndexTTS2.infer``
 * **Text**: Mandarin goes through the Chinese front end: polyphones and user pinyin become
   tone-number syllables (``chong2``, IndexTTS-2) or pronunciation marks
   (``<重|CHONG2>``, IndexTTS-2.5).
-* **Seeds**: python's, numpy's and torch's generators are seeded per take from the take's
-  content, so the same inputs give the same take (and the take cache and re-runs agree).
+* **Seeds**: python's, numpy's and torch's generators are seeded from the take's content right
+  before each segment's GPT stage and again before its mel stage, so the same inputs give the
+  same take whatever ran before (conditioning computed or reused: transformers' w2v-BERT draws a
+  random number per layer; the GPT stage run or its codes reused), and the take cache and
+  re-runs agree.
+* **Hub settings**: huggingface_hub and transformers fix their cache folder and offline flag
+  when first imported; while index-tts is imported and built, their own settings point at the
+  auxiliary models' folder, offline (the PyPI build, ``indextts2-cli``, reads the auxiliary
+  models only through that cache), and are put back afterwards.
 
 Exact length (``Request.target_samples``): the autoregressive (GPT) stage runs once per line
 content (its codes are kept in memory, wrapped around ``gpt.inference_speech``); the
@@ -53,6 +60,7 @@ import random
 import sys
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -164,10 +172,31 @@ def _layout(opts: dict[str, Any]) -> files.Layout:
     return files.layout(opts["checkpoints"], opts["aux_dir"], opts["model"], opts["config"], opts["emotion_text"])
 
 
-def _precision(opts: dict[str, Any], version: str) -> str:
+def default_device() -> str:
+    """Where index-tts runs when no device is given, judged without importing torch: index-tts
+    takes CUDA when there is a GPU (an NVIDIA driver's device), else Apple's MPS on a Mac, else the CPU."""
+    if sys.platform == "darwin":
+        return "mps"
+    gpus = Path("/proc/driver/nvidia/gpus")
+    if (gpus.is_dir() and any(gpus.iterdir())) or Path("/dev/nvidia0").exists():
+        return "cuda"
+    return "cpu"
+
+
+def _requested_precision(opts: dict[str, Any], version: str) -> str:
     p = opts["precision"]
     if p == "auto":
         return "bf16" if version == "2.5" else "fp32"
+    return p
+
+
+def _precision(opts: dict[str, Any], version: str) -> str:
+    """The precision the model will run at: index-tts drops half precision on the CPU (and
+    IndexTTS-2's fp16 on MPS), whatever it is asked."""
+    p = _requested_precision(opts, version)
+    device = (opts["device"] or default_device()).lower()
+    if device.startswith("cpu") or (version == "2" and device.startswith("mps")):
+        return "fp32"
     return p
 
 
@@ -176,6 +205,57 @@ def _file_option(opts: dict[str, Any]) -> str | None:
         if opts.get(key) not in (None, "auto"):
             return key
     return None
+
+
+_HUB_SAVED: list[list[tuple[Any, str, Any]]] = []
+
+
+def _hub_constants(cache: str, offline: bool) -> None:
+    """Point huggingface_hub's and transformers' own settings at ``cache`` (and offline): both read
+    ``HF_HUB_CACHE`` / ``HF_HUB_OFFLINE`` once, when first imported, so the environment alone
+    changes nothing once anything in the process imported them. What was there is remembered
+    (in :func:`_hub_settings`) and put back."""
+    settings = [("huggingface_hub.constants", "HF_HUB_CACHE", cache),
+                ("transformers.utils.hub", "TRANSFORMERS_CACHE", cache),
+                ("transformers.utils.hub", "HF_HUB_CACHE", cache),
+                ("transformers.utils.hub", "PYTORCH_TRANSFORMERS_CACHE", cache),
+                ("transformers.utils.hub", "PYTORCH_PRETRAINED_BERT_CACHE", cache)]
+    if offline:
+        settings += [("huggingface_hub.constants", "HF_HUB_OFFLINE", True),
+                     ("transformers.utils.hub", "_is_offline_mode", True)]
+    saved = _HUB_SAVED[-1] if _HUB_SAVED else []
+    for module, attr, value in settings:
+        mod = sys.modules.get(module)
+        if mod is None or not hasattr(mod, attr):
+            continue
+        if not any(m is mod and a == attr for m, a, _ in saved):
+            saved.append((mod, attr, getattr(mod, attr)))
+        setattr(mod, attr, value)
+
+
+@contextlib.contextmanager
+def _hub_settings(cache: str, offline: bool):
+    """While index-tts is imported and built: the Hugging Face cache is ``cache`` and, unless
+    downloads are allowed, offline, for libraries imported before or during index-tts's import.
+    Afterwards the process's own settings are back (what the environment, or index-tts's import,
+    made them), apart from the offline environment variables, which stay (nothing may download
+    unless asked)."""
+    if offline:
+        os.environ.update(OFFLINE_ENV)
+    before = os.environ.get("HF_HUB_CACHE")
+    _HUB_SAVED.append([])
+    _hub_constants(cache, offline)
+    try:
+        yield
+    finally:
+        for mod, attr, value in reversed(_HUB_SAVED.pop()):
+            setattr(mod, attr, value)
+        # index-tts sets HF_HUB_CACHE=./checkpoints/hf_cache at import (relative to the working
+        # folder): every model here comes from the folder the check found, so put back what was there
+        if before is None:
+            os.environ.pop("HF_HUB_CACHE", None)
+        else:
+            os.environ["HF_HUB_CACHE"] = before
 
 
 def _clip_file(path: str, expected_hash: str | None, what: str) -> tuple[str, str]:
@@ -228,7 +308,7 @@ class IndexTTS2Engine(Engine):
         """Every problem with the options and files, in one :class:`EngineConfigError`; loads nothing."""
         opts, problems = parse_options(options)
         lay = _layout(opts)
-        precision = _precision(opts, lay.version)
+        precision = _requested_precision(opts, lay.version)
         if precision == "bf16" and lay.version == "2":
             problems.append(("precision", "precision: IndexTTS-2 runs fp32 or fp16 (bf16 is IndexTTS-2.5's)"))
         if precision == "fp16" and lay.version == "2.5":
@@ -267,32 +347,46 @@ class IndexTTS2Engine(Engine):
         self._frames: list[tuple[int, int]] = []  # (natural, rendered) mel frames per segment, last render
         self._load()
 
+    @contextlib.contextmanager
     def _quiet(self):
-        """index-tts prints a lot; keep it off our stdout (on stderr with ``verbose``)."""
-        return contextlib.redirect_stdout(sys.stderr if self.opts["verbose"] else self._log)
+        """index-tts and the libraries under it print, log and draw progress bars: keep all of it
+        off the terminal (kept for error messages), or on stderr with ``verbose``."""
+        if self.opts["verbose"]:
+            with contextlib.redirect_stdout(sys.stderr):
+                yield
+            return
+        tf_logging = getattr(sys.modules.get("transformers"), "logging", None)
+        level = tf_logging.get_verbosity() if tf_logging is not None else None
+        try:
+            if tf_logging is not None:
+                tf_logging.set_verbosity_error()
+            with contextlib.redirect_stdout(self._log), contextlib.redirect_stderr(self._log):
+                yield
+        finally:
+            if tf_logging is not None and level is not None:
+                tf_logging.set_verbosity(level)
+            if self._log.tell() > 65536:          # keep the tail only
+                tail = self._log.getvalue()[-16384:]
+                self._log = io.StringIO()
+                self._log.write(tail)
 
     def _log_tail(self) -> str:
         lines = self._log.getvalue().strip().splitlines()[-8:]
         return ("\n  index-tts said:\n    " + "\n    ".join(lines)) if lines else ""
 
     def _load(self) -> None:
+        with _hub_settings(str(self.layout.aux_dir), offline=not self.opts["allow_download"]):
+            self._build()
+
+    def _build(self) -> None:
         lay, opts = self.layout, self.opts
-        if not opts["allow_download"]:
-            os.environ.update(OFFLINE_ENV)      # nothing may download unless asked
-        saved_cache = os.environ.get("HF_HUB_CACHE")
         try:
             import torch
             module = importlib.import_module(f"indextts.{files.MODULES[self.version]}")
         except Exception as exc:       # ImportError, or an import-time failure inside index-tts
             raise EngineError(f"IndexTTS2 ({lay.label}) cannot be imported ({type(exc).__name__}: {exc}); "
                               "install it as the README's 'IndexTTS2 engine' section says") from None
-        finally:
-            # infer_v2_5 sets HF_HUB_CACHE=./checkpoints/hf_cache at import (relative to the working
-            # folder); every model is passed by path here, so put back what was there
-            if saved_cache is None:
-                os.environ.pop("HF_HUB_CACHE", None)
-            else:
-                os.environ["HF_HUB_CACHE"] = saved_cache
+        _hub_constants(str(lay.aux_dir), not opts["allow_download"])     # imported by now, or before
         self.torch = torch
         cls = module.IndexTTS2
         params = inspect.signature(cls.__init__).parameters
@@ -302,10 +396,11 @@ class IndexTTS2Engine(Engine):
         kw: dict[str, Any] = {"cfg_path": str(lay.config), "model_dir": str(lay.checkpoints)}
         if opts["device"]:
             kw["device"] = opts["device"]
+        asked = _requested_precision(opts, self.version)
         if "use_fp16" in params:
-            kw["use_fp16"] = self.precision == "fp16"
+            kw["use_fp16"] = asked == "fp16"
         if "use_bf16" in params:
-            kw["use_bf16"] = self.precision == "bf16"
+            kw["use_bf16"] = asked == "bf16"
         for opt, arg in (("cuda_kernel", "use_cuda_kernel"), ("deepspeed", "use_deepspeed"), ("accel", "use_accel"),
                          ("torch_compile", "use_torch_compile")):
             if arg in params and opts[opt] is not None:
@@ -316,10 +411,6 @@ class IndexTTS2Engine(Engine):
             kw["use_qwen_emo"] = self.emotion_text
         if "aux_paths" in params:
             kw["aux_paths"] = aux_paths
-        elif self.version == "2":
-            # an older IndexTTS-2 fetches its auxiliary models through the hub cache: point it at
-            # the folder the check found, offline
-            os.environ["HF_HUB_CACHE"] = str(lay.aux_dir)
         try:
             with self._quiet():
                 self.tts = cls(**kw)
@@ -329,6 +420,16 @@ class IndexTTS2Engine(Engine):
         self.sig = inspect.signature(self.tts.infer).parameters
         self.exact_mode = self._install_hooks()
         device = getattr(self.tts, "device", opts["device"] or "auto")
+        # the precision it runs at, as the model says (index-tts drops half precision on the CPU)
+        if hasattr(self.tts, "use_fp16") or hasattr(self.tts, "use_bf16"):
+            ran = ("fp16" if getattr(self.tts, "use_fp16", False) else
+                   "bf16" if getattr(self.tts, "use_bf16", False) else "fp32")
+            if ran != self.precision:
+                self.precision = ran
+                self.info = replace(self.info, model_id=f"{lay.fingerprint()}-{ran}")
+        if opts["precision"] not in ("auto", self.precision):
+            self.notes.append(f"IndexTTS2 engine: {opts['precision']} was asked; index-tts runs "
+                              f"{self.precision} on {device}")
         how = {"duration_factor": "mel stage rendered at the target length through duration_factor "
                                   "(GPT stage once per line)",
                "length_regulator": "mel stage rendered at the target length by scaling the length "
@@ -370,13 +471,20 @@ class IndexTTS2Engine(Engine):
                 if key is not None and key in self._gpt:
                     self._gpt.move_to_end(key)
                     self.stats["gpt_reused"] += 1
+                    self._seed(self._gpt_key, self._segment, "mel")
                     return _to(self._gpt[key], getattr(tts, "device", None))
+                # seeded right before generation: what ran before it (conditioning computed or
+                # not: w2v-BERT draws random numbers) never changes a take
+                if self._gpt_key is not None:
+                    self._seed(self._gpt_key, self._segment, "gpt")
                 out = original(*args, **kwargs)
                 self.stats["gpt_runs"] += 1
                 if key is not None:
                     self._gpt[key] = _to(out, "cpu")
                     while len(self._gpt) > 2048:      # codes and a small latent per line, on the CPU
                         self._gpt.popitem(last=False)
+                    # the mel stage's noise: the same whether the GPT stage ran or was reused
+                    self._seed(self._gpt_key, self._segment, "mel")
                 return out
 
             gpt.inference_speech = inference_speech       # an instance attribute: this model only
@@ -544,8 +652,10 @@ class IndexTTS2Engine(Engine):
 
     # ------------------------------------------------------------------ rendering
 
-    def _seed(self, key: str) -> None:
-        seed = int(key[:8], 16)
+    def _seed(self, key: str, *stage: Any) -> None:
+        """python's, numpy's and torch's generators seeded from a take's key (and the stage)."""
+        seed = int(key[:8], 16) if not stage else int(hashlib.sha256(
+            "|".join(map(str, (key, *stage))).encode()).hexdigest()[:8], 16)
         random.seed(seed)
         np.random.seed(seed)
         self.torch.manual_seed(seed)

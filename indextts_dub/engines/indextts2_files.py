@@ -80,6 +80,7 @@ class Layout:
     qwen: Path
     aux_paths: dict[str, str] = field(default_factory=dict)
     needs: list[Need] = field(default_factory=list)
+    hub_only: bool = False         # this index-tts reads the auxiliary models only through a hub cache
 
     @property
     def label(self) -> str:
@@ -131,6 +132,24 @@ def _package_present(name: str) -> bool:
         return True
     # a submodule: look for its file without importing the package
     return any((Path(loc) / f"{sub}.py").is_file() for loc in (spec.submodule_search_locations or ()))
+
+
+def index_tts_has_aux_paths() -> bool:
+    """Whether the installed index-tts's IndexTTS-2 takes ``aux_paths`` (upstream main since
+    spring 2026); PyPI's ``indextts2-cli`` 1.0.2 does not and reads the auxiliary models through
+    the Hugging Face hub cache only. Read from its source, without importing it."""
+    try:
+        spec = importlib.util.find_spec("indextts")
+    except (ImportError, ValueError):
+        return True
+    for loc in (spec.submodule_search_locations or ()) if spec else ():
+        src = Path(loc) / "infer_v2.py"
+        if src.is_file():
+            try:
+                return "aux_paths" in src.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return True
+    return True
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -212,6 +231,7 @@ def layout(checkpoints: str | None = None, aux_dir: str | None = None, model: st
         aux, aux_from = ck / "hf_cache", "hf_cache in the checkpoint folder"
     qwen = ck / _cfg_name(cfg, "qwen_emo_path", QWEN_DEFAULT)
     lay = Layout(version, ck, ck_from, cfg_path, aux, aux_from, cfg, qwen)
+    lay.hub_only = version == "2" and not index_tts_has_aux_paths()
     needs = lay.needs
     # python packages
     needs.append(Need("torch", Path("torch"), "packages", "package", "pip install 'indextts-dub[indextts2]'"))
@@ -255,7 +275,12 @@ def layout(checkpoints: str | None = None, aux_dir: str | None = None, model: st
         flat_ok = (where.is_dir() and all((where / f).is_file() for f in
                                           (W2V_FILES if key == "w2v_bert" else BIGVGAN_FILES))
                    ) if key in ("w2v_bert", "bigvgan") else where.is_file()
-        if not flat_ok and version == "2":
+        if lay.hub_only:
+            flat_ok = False
+            snap = hub_snapshot(aux, AUX_REPOS[key]) or (
+                aux / f"models--{AUX_REPOS[key].replace('/', '--')}" / "snapshots" / "*")
+            where = snap / hub_files[key] if key in hub_files else snap
+        elif not flat_ok and version == "2":
             snap = hub_snapshot(aux, AUX_REPOS[key])
             if snap is not None:
                 where = snap / hub_files[key] if key in hub_files else snap
@@ -298,7 +323,10 @@ def missing_message(lay: Layout, missing: list[Need]) -> str:
             out.append(f"    {_rel(n.path, lay.checkpoints)}{'/' if n.kind == 'dir' else ''}  ({n.what})")
     aux = [n for n in files if n.group == "aux"]
     if aux:
-        out.append(f"  auxiliary models folder {lay.aux_dir} (from {lay.aux_from}):")
+        out.append(f"  auxiliary models folder {lay.aux_dir} (from {lay.aux_from})"
+                   + (", read by this index-tts build only as a Hugging Face hub cache (models--owner--name/"
+                      "snapshots/...; fill it with HF_HUB_CACHE=<folder> hf download <repo>)" if lay.hub_only else "")
+                   + ":")
         for n in aux:
             out.append(f"    {_rel(n.path, lay.aux_dir)}  ({n.what})")
     if files:

@@ -24,7 +24,7 @@ import soundfile as sf
 from support import indextts2_standin
 from support.paths import DEMO, REPO, run_cli, write
 from indextts_dub import audio, engines
-from indextts_dub.engines import refclip
+from indextts_dub.engines import indextts2, refclip
 from indextts_dub.engines import EngineConfigError, EngineError, Request
 from indextts_dub.errors import DubError
 
@@ -517,3 +517,115 @@ def test_engine_options_on_the_command_line(tmp_path, standin):
     r = run_cli("dub", p / "e.srt", "--cast", p / "cast.yaml", "-o", p / "out", "--engine-option", "precision=bf16",
                 cwd=p)
     assert r.returncode == 2 and "--engine-option precision: precision: IndexTTS-2 runs fp32 or fp16" in r.stderr
+
+
+# ---------------------------------------------------------------------------- bugs the real code showed
+
+@pytest.mark.parametrize("imported_first", [True, False])
+def test_the_pypi_build_reads_its_auxiliary_models_from_the_checkpoints_hub_cache_offline(
+        tmp_path, standin, monkeypatch, imported_first):
+    """indextts2-cli 1.0.2 has no aux_paths: it reaches the auxiliary models through huggingface_hub,
+    whose cache folder and offline flag are fixed when it is first imported. Setting the environment
+    afterwards changes nothing, so the adapter must set huggingface_hub's own constants."""
+    import indextts._sim as sim
+
+    monkeypatch.setattr(sim, "BUILD", "hub")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    p = project(tmp_path)
+    shutil.rmtree(p / "ck" / "hf_cache")
+    indextts2_standin.checkpoints(p / "ck", "2", aux="hub")
+    if imported_first:          # another library of the process imported huggingface_hub already
+        import huggingface_hub
+
+        assert huggingface_hub.constants.HF_HUB_CACHE == str(tmp_path / "user-hf-cache")
+        assert huggingface_hub.constants.HF_HUB_OFFLINE is False
+    engines.check("indextts2", {"checkpoints": str(p / "ck")})
+    eng = engines.load("indextts2", checkpoints=str(p / "ck"), conditioning_cache=str(p / "c.sqlite"))
+    import huggingface_hub
+
+    attempts = huggingface_hub.ATTEMPTS
+    assert len(attempts) == 4
+    for a in attempts:
+        assert a["cache"] == str(p / "ck" / "hf_cache") and a["offline"] is True and a["found"], a
+    # the process's own settings are put back once the model is built
+    assert huggingface_hub.constants.HF_HUB_CACHE == str(tmp_path / "user-hf-cache")
+    clip = refclip.read_clip(p / "mei.wav")
+    x = eng.synthesize(Request("Hello.", "ref", "en", reference=str(p / "mei.wav"), reference_hash=clip.hash))
+    assert x.size > 0
+
+
+def test_the_pypi_build_lists_auxiliary_models_it_cannot_read_from_a_flat_folder(tmp_path, standin, monkeypatch):
+    """Without aux_paths, index-tts reads the auxiliary models only from a hub cache: a flat folder
+    (what newer builds take) is listed as missing instead of failing inside the model."""
+    p = project(tmp_path)                      # flat hf_cache/
+    (p / "ck" / "indextts_dub_build").write_text("")
+    monkeypatch.setattr(indextts2.files, "index_tts_has_aux_paths", lambda: False)
+    with pytest.raises(EngineConfigError) as err:
+        engines.check("indextts2", {"checkpoints": str(p / "ck")})
+    message = err.value.problems[0][1]
+    assert "models--facebook--w2v-bert-2.0" in message and "hub cache" in message
+    indextts2_standin.checkpoints(p / "ck", "2", aux="hub")
+    engines.check("indextts2", {"checkpoints": str(p / "ck")})
+
+
+def test_a_take_is_the_same_whether_its_conditioning_was_cached_or_not(tmp_path, standin):
+    """w2v-BERT draws random numbers while it computes conditioning, which infer() does only when
+    the conditioning is not cached: seeding before infer() made the same take differ on a re-run."""
+    p = project(tmp_path)
+    clip = refclip.read_clip(p / "mei.wav")
+    req = Request("Nothing happened, I promise.", "ref", "en", reference=str(p / "mei.wav"), reference_hash=clip.hash)
+    other = replace(req, text="Tell me the truth.")
+
+    def fresh(cache: str):
+        engines.registry._loaded.clear()
+        return engines.load("indextts2", checkpoints=str(p / "ck"), conditioning_cache=str(tmp_path / cache))
+
+    a = fresh("one.sqlite")
+    computed = a.synthesize(req)               # conditioning computed inside infer()
+    from_memory = a.synthesize(other)          # ... handed back from memory
+    assert a.stats["conditioning_computed"] == 2 and a.stats["conditioning_from_memory"] >= 2
+    b = fresh("one.sqlite")
+    from_disk = b.synthesize(req)              # ... read from the store
+    assert b.stats["conditioning_from_disk"] == 2 and b.stats["conditioning_computed"] == 0
+    assert np.array_equal(computed, from_disk)
+    c = fresh("two.sqlite")
+    assert np.array_equal(c.synthesize(other), from_memory)
+    # and the exact-length take does not depend on whether the GPT stage ran in this process
+    n = audio.trim_silence(computed, 22_050).size
+    exact_after_natural = b.synthesize(replace(req, target_samples=int(n * 0.85)))
+    d = fresh("one.sqlite")
+    exact_alone = d.synthesize(replace(req, target_samples=int(n * 0.85), natural_samples=n))
+    assert np.array_equal(exact_after_natural, exact_alone)
+
+
+@pytest.mark.parametrize("device,expected", [(None, "fp32"), ("cpu", "fp32"), ("cuda:0", "bf16")])
+def test_the_precision_reported_is_the_one_the_model_runs(tmp_path, standin, monkeypatch, device, expected):
+    """index-tts runs fp32 on the CPU whatever it is asked: model_id and notes say what it runs."""
+    monkeypatch.setattr(indextts2, "default_device", lambda: "cpu")     # this machine: no GPU
+    p = project(tmp_path, "2.5")
+    opts = {"checkpoints": str(p / "ck"), "conditioning_cache": str(p / "c.sqlite")}
+    if device:
+        opts["device"] = device
+    assert engines.describe("indextts2", opts).model_id.endswith(f"-{expected}")
+    eng = engines.load("indextts2", **opts)
+    assert eng.precision == expected and eng.info.model_id.endswith(f"-{expected}")
+    note = next(n for n in eng.notes if "IndexTTS-2.5" in n)
+    assert f", {expected}," in note and ("bf16" in note) == (expected == "bf16")
+    monkeypatch.setattr(indextts2, "default_device", lambda: "cuda")
+    assert engines.describe("indextts2", {"checkpoints": str(p / "ck")}).model_id.endswith("-bf16")
+
+
+def test_index_tts_output_stays_off_the_terminal_unless_verbose(tmp_path, standin, capfd):
+    p = project(tmp_path)
+    clip = refclip.read_clip(p / "mei.wav")
+    req = Request("Hello.", "ref", "en", reference=str(p / "mei.wav"), reference_hash=clip.hash)
+    eng = engines.load("indextts2", checkpoints=str(p / "ck"), conditioning_cache=str(p / "c.sqlite"))
+    eng.synthesize(req)
+    out, err = capfd.readouterr()
+    for said in ("Be patient", "starting inference", "Some weights", "stand-in mel steps"):
+        assert said not in out and said not in err, (out, err)
+    engines.registry._loaded.clear()
+    loud = engines.load("indextts2", checkpoints=str(p / "ck"), conditioning_cache=str(p / "c.sqlite"), verbose=True)
+    loud.synthesize(replace(req, text="Hello again."))
+    out, err = capfd.readouterr()
+    assert "starting inference" in err and "stand-in mel steps" in err and "starting inference" not in out

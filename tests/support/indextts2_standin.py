@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 STANDIN = Path(__file__).resolve().parent / "standin"
-PREFIXES = ("torch", "torchaudio", "indextts")
+PREFIXES = ("torch", "torchaudio", "indextts", "huggingface_hub")
 
 
 def _ours(name: str) -> bool:
@@ -85,8 +85,28 @@ version: {version}
 """
 
 
-def checkpoints(folder: Path, version: str = "2", qwen: bool = True, aux: bool = True) -> Path:
-    """A checkpoint folder holding a placeholder for every file ``version`` needs."""
+HUB_FILES = {"facebook/w2v-bert-2.0": ("config.json", "preprocessor_config.json", "model.safetensors"),
+             "amphion/MaskGCT": ("semantic_codec/model.safetensors",),
+             "funasr/campplus": ("campplus_cn_common.bin",),
+             "nvidia/bigvgan_v2_22khz_80band_256x": ("config.json", "bigvgan_generator.pt")}
+
+
+def hub_cache(folder: Path) -> Path:
+    """The auxiliary models as a Hugging Face hub cache (``models--owner--name/snapshots/...``)."""
+    for repo, names in HUB_FILES.items():
+        root = folder / f"models--{repo.replace('/', '--')}"
+        (root / "refs").mkdir(parents=True, exist_ok=True)
+        (root / "refs" / "main").write_text("0123abcd")
+        for n in names:
+            f = root / "snapshots" / "0123abcd" / n
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_bytes(b"placeholder")
+    return folder
+
+
+def checkpoints(folder: Path, version: str = "2", qwen: bool = True, aux: bool | str = True) -> Path:
+    """A checkpoint folder holding a placeholder for every file ``version`` needs (``aux="hub"``:
+    the auxiliary models as a hub cache in ``hf_cache/``)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(CONFIG.format(version="2.0" if version == "2" else "2.5"))
     names = ["gpt.pth", "s2mel.pth", "wav2vec2bert_stats.pt", "feat1.pt", "feat2.pt"]
@@ -96,7 +116,9 @@ def checkpoints(folder: Path, version: str = "2", qwen: bool = True, aux: bool =
     if qwen:
         (folder / "qwen0.6bemo4-merge").mkdir(exist_ok=True)
         (folder / "qwen0.6bemo4-merge" / "config.json").write_text("{}")
-    if aux:
+    if aux == "hub":
+        hub_cache(folder / "hf_cache")
+    elif aux:
         hf = folder / "hf_cache"
         for rel in ("w2v-bert-2.0/config.json", "w2v-bert-2.0/preprocessor_config.json",
                     "w2v-bert-2.0/model.safetensors", "campplus_cn_common.bin", "bigvgan/config.json",

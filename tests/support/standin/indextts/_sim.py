@@ -8,6 +8,7 @@ silence at both ends that scales with the length, as a rendered line's does."""
 from __future__ import annotations
 
 import hashlib
+import sys
 
 import numpy as np
 import soundfile as sf
@@ -18,6 +19,11 @@ SR = 22_050
 HOP = 256
 STOP = 8193
 HOOKABLE = True           # False: a build whose length regulator takes no forward hooks
+BUILD = "aux_paths"       # "hub": IndexTTS-2 as PyPI's indextts2-cli 1.0.2 builds it (no aux_paths; the
+                          # auxiliary models through huggingface_hub's cache); read when infer_v2 is imported
+LAYERS = 24               # w2v-BERT's encoder layers: each draws one random number, even in eval mode
+AUX_FILES = (("facebook/w2v-bert-2.0", "model.safetensors"), ("amphion/MaskGCT", "semantic_codec/model.safetensors"),
+             ("funasr/campplus", "campplus_cn_common.bin"), ("nvidia/bigvgan_v2_22khz_80band_256x", "bigvgan_generator.pt"))
 CALLS: list[tuple[str, dict]] = []     # ("init"|"infer"|"speaker_conditioning"|"emotion_conditioning"|
                                        #  "gpt"|"length_regulator"|"normalize_emo_vec"|"qwen", details)
 
@@ -71,6 +77,15 @@ class Base:
     def _setup(self, init: dict) -> None:
         record("init", version=self.version, **init)
         self.device = init.get("device") or "cpu"
+        # as index-tts: half precision only off the CPU
+        self.use_fp16 = bool(init.get("use_fp16")) and self.device != "cpu"
+        self.use_bf16 = bool(init.get("use_bf16")) and self.device != "cpu"
+        print(">> Be patient, it may take a while to run in CPU mode.")
+        if init.get("aux_paths", "none") == "none" and self.version == "2":     # the hub build
+            import huggingface_hub
+
+            for repo, name in AUX_FILES:
+                huggingface_hub.hf_hub_download(repo, filename=name)
         self.stop_mel_token = STOP
         self.gpt = GPT(self)
         self.s2mel = S2Mel()
@@ -92,12 +107,21 @@ class Base:
 
     @staticmethod
     def _features(path: str) -> np.ndarray:
+        # transformers' w2v-BERT draws torch.rand once per layer (LayerDrop), even in eval mode
+        torch.rng().random(LAYERS)
         x, sr = sf.read(path, dtype="float32", always_2d=True)
         digest = hashlib.sha256(np.round(x[:, 0] * 32767).astype("<i2").tobytes()).digest()
         return np.array([digest[0] / 255.0, digest[1] / 255.0, float(np.sqrt(np.mean(x ** 2)))], np.float32)
 
     def _run(self, spk_audio_prompt, text, emo_audio_prompt, emo_alpha, emo_vector, use_emo_text, emo_text,
              interval_silence, max_text_tokens_per_segment, duration_factor, generation):
+        # what index-tts and the libraries under it write: prints, progress bars
+        print(">> starting inference...")
+        print("Some weights of the model checkpoint were not used", file=sys.stderr)
+        from tqdm import tqdm
+
+        for _ in tqdm(range(3), desc="stand-in mel steps"):
+            pass
         if use_emo_text or emo_vector is not None:
             emo_audio_prompt = None
         if use_emo_text:

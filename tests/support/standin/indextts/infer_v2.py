@@ -1,10 +1,18 @@
 """Stand-in of index-tts's ``indextts/infer_v2.py`` (IndexTTS-2): the real signatures, recorded."""
 from __future__ import annotations
 
-from . import _sim
+import os
+
+os.environ.setdefault("HF_HUB_CACHE", "./checkpoints/hf_cache")     # as upstream, before huggingface_hub
+
+import huggingface_hub  # noqa: E402,F401
+
+from . import _sim  # noqa: E402
 
 
-class IndexTTS2(_sim.Base):
+class _AuxPaths(_sim.Base):
+    """Upstream main after aux_paths."""
+
     version = "2"
 
     def __init__(self, cfg_path="checkpoints/config.yaml", model_dir="checkpoints", use_fp16=False, device=None,
@@ -28,3 +36,17 @@ class IndexTTS2(_sim.Base):
                     max_text_tokens_per_segment=max_text_tokens_per_segment, generation=dict(generation_kwargs))
         return self._run(spk_audio_prompt, text, emo_audio_prompt, emo_alpha, emo_vector, use_emo_text, emo_text,
                          interval_silence, max_text_tokens_per_segment, 1.0, generation_kwargs)
+
+
+class _Hub(_AuxPaths):
+    """PyPI's indextts2-cli 1.0.2 (upstream main of March 2026): no aux_paths, no use_qwen_emo; the
+    auxiliary models come through huggingface_hub's cache."""
+
+    def __init__(self, cfg_path="checkpoints/config.yaml", model_dir="checkpoints", use_fp16=False, device=None,
+                 use_cuda_kernel=None, use_deepspeed=False, use_accel=False, use_torch_compile=False):
+        self._setup(dict(cfg_path=cfg_path, model_dir=model_dir, use_fp16=use_fp16, device=device,
+                         use_cuda_kernel=use_cuda_kernel, use_deepspeed=use_deepspeed, use_accel=use_accel,
+                         use_torch_compile=use_torch_compile, use_qwen_emo=True, aux_paths="none"))
+
+
+IndexTTS2 = _Hub if _sim.BUILD == "hub" else _AuxPaths
