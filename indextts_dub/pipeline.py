@@ -258,20 +258,33 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
     opts.check(video)
     staging = Staging(out, wait=opts.wait)
     mix = _keep_previous_gain(opts.mix_options or MixOptions(), Path(out) / "plan.json")
+    stages: dict[str, float] = {}
+    clock = [t_start]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        stages[stage] = now - clock[0]
+        clock[0] = now
+
     try:
         inp = read_inputs(subtitles, cast, video, opts)
+        lap("read_inputs")
         synth = Synthesizer(inp.engine, inp.load_engine, open_cache(opts.cache, out, opts.cache_limit))
         naturals = natural_takes(inp, synth, progress)
+        lap("natural_takes")
         the_plan = make_plan(inp, {k: t.samples for k, t in naturals.items()}, opts)
+        lap("plan")
         clips = fitted_clips(inp, the_plan, synth, naturals, progress)
+        lap("fitted_clips")
         done = delivery.deliver(staging, delivery.Delivery(
             clips, the_plan, inp.cast_lines, programme_length(the_plan, clips), inp.engine,
             delivery.EngineWork(synth.engine_seconds, synth.calls, synth.cache.damaged if synth.cache else 0,
                                 tuple(synth.engine.notes) if synth.engine is not None else ()),
             mix, inp.name, inp.subtitles, inp.video, inp.source,
-            opts.timeline_options.fps if opts.timeline_options else None, opts.editor_copies))
+            opts.timeline_options.fps if opts.timeline_options else None, opts.editor_copies, stages))
         done.facts.wall_seconds = time.perf_counter() - t_start
         placed = staging.commit()
+        synth.remember_speeds()
         if synth.cache is not None:
             synth.cache.prune()
     except BaseException:

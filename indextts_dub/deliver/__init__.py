@@ -19,6 +19,7 @@ Everything is written into a :class:`~indextts_dub.fsio.Staging` folder; the cal
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
@@ -67,6 +68,7 @@ class Delivery:
     source: TimelineIn | None = None        # the editor timeline dubbed against
     fps: Fraction | None = None             # the frame rate for editor copies of a subtitle-only run
     editor_copies: tuple[str, ...] | None = None   # None: every format
+    stage_seconds: dict[str, float] = field(default_factory=dict)   # wall time of the stages before delivery
 
 
 @dataclass
@@ -178,6 +180,7 @@ def write_records(staging: Staging, d: Delivery, facts: RunFacts, warnings: list
 
 def deliver(staging: Staging, d: Delivery) -> Delivered:
     """Write every output of a run into ``staging`` (see the module docstring)."""
+    t_start = time.perf_counter()
     lines = d.cast_lines.lines
     characters = list(dict.fromkeys(ln.character for ln in lines))
     names = file_names(characters)
@@ -212,5 +215,6 @@ def deliver(staging: Staging, d: Delivery) -> Delivered:
     warnings = [*d.cast_lines.warnings, *timelines.notes]
     outputs.update(timelines.files)
     facts.outputs = {k: str(v) for k, v in outputs.items()}
+    facts.stage_seconds = {**d.stage_seconds, "deliver": time.perf_counter() - t_start}
     write_records(staging, d, facts, warnings, rel_media)
     return Delivered(facts, warnings)

@@ -31,6 +31,7 @@ class RunFacts:
     cache_damaged: int = 0                 # take-cache entries found damaged and spoken again
     engine_model: str = ""                 # EngineInfo.model_id
     engine_notes: list[str] = field(default_factory=list)   # how the engine rendered (its ``notes``)
+    stage_seconds: dict[str, float] = field(default_factory=dict)   # wall time per stage (deliver: up to plan.json)
 
 
 def line_record(clip: Clip, media: str | None = None) -> dict[str, Any]:
@@ -108,13 +109,21 @@ def plan_document(clips: list[Clip], plan: Plan, skipped: list[Skipped], warning
         "skipped": [{"cue_id": s.cue.id, "source": {"file": s.cue.file, "line": s.cue.line},
                      "text": s.cue.text, "reason": s.reason} for s in skipped],
         "warnings": warnings,
-        "summary": summary_figures(clips, skipped),
+        "summary": summary_figures(clips, skipped, facts),
     }
 
 
-def summary_figures(clips: list[Clip], skipped: list[Skipped]) -> dict[str, Any]:
+def summary_figures(clips: list[Clip], skipped: list[Skipped], facts: RunFacts | None = None) -> dict[str, Any]:
+    """The run in figures; with ``facts``, what it cost: engine calls (``synthesis_calls``, and
+    per line), seconds inside the engine and the wall time of each stage."""
     speeds = [c.speed for c in clips]
     residuals = [c.residual for c in clips]
+    cost = {} if facts is None else {
+        "synthesis_calls": facts.synthesis_calls,
+        "synthesis_calls_per_line": round(facts.synthesis_calls / max(1, len(clips)), 3),
+        "engine_seconds": round(facts.engine_seconds, 3),
+        "stage_seconds": {k: round(v, 3) for k, v in facts.stage_seconds.items()},
+    }
     return {
         "lines": len(clips),
         "skipped": len(skipped),
@@ -131,6 +140,7 @@ def summary_figures(clips: list[Clip], skipped: list[Skipped]) -> dict[str, Any]
         "compressed_lines": sum(1 for c in clips if c.entry is not None and c.entry.compressed),
         "max_speed_jump": round(_max_jump(clips), 4),
         "lines_with_warnings": sum(1 for c in clips if c.warnings),
+        **cost,
     }
 
 

@@ -7,8 +7,10 @@ speaks only lines whose key changed.
 
 Layout: ``<root>/<content>/<speed>.take``, where ``<content>`` hashes everything but the
 speed, so the takes of one line at several speeds sit together; an empty
-``<speed>.chosen`` beside a take says a finished speed solve chose it (a timing-only edit
-re-uses a chosen take within the engine's tolerance). Each file is one record: magic, sample count, SHA-256 of the
+``<speed>.chosen`` beside a take says a finished speed solve chose it, and for what length
+(a timing-only edit re-uses a chosen take within the engine's tolerance).
+``speed-model.json`` holds what the takes taught about each voice's length as a function of the
+engine's speed (:meth:`TakeCache.speed_shares`). Each file is one record: magic, sample count, SHA-256 of the
 payload, float32 samples at 48 kHz; written to a temporary name, fsynced and renamed, so a
 finished take is durable the moment it is finished and a torn or truncated file is
 detected and spoken again. Reading touches the file's mtime; ``prune`` evicts the least
@@ -20,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import shutil
 import struct
@@ -36,6 +39,8 @@ MAGIC = b"IDTAKE01"
 HEADER = struct.Struct("<8sQ32s")
 DEFAULT_LIMIT = 2 * 1024 ** 3    # bytes
 DIRNAME = ".indextts-dub-cache"
+SPEED_MODEL = "speed-model.json"
+SPEED_MODEL_KEEP = 64            # observations kept per engine, voice and language
 
 
 def _canonical(value: Any) -> Any:
@@ -109,8 +114,49 @@ class TakeCache:
                     pass
         return sorted(out)
 
-    def mark_chosen(self, content: str, speed: float) -> None:
-        fsio.touch(self._path(content, speed).with_suffix(".chosen"))
+    def mark_chosen(self, content: str, speed: float, target: int | None = None) -> None:
+        """Mark the take at ``speed`` chosen (for a line of ``target`` samples, when given)."""
+        path = self._path(content, speed).with_suffix(".chosen")
+        if target is None:
+            fsio.touch(path)
+        elif self.chosen_for(content, speed) != int(target):
+            fsio.write_text(path, str(int(target)))
+
+    def chosen_for(self, content: str, speed: float) -> int | None:
+        """The target length the take at ``speed`` was chosen for, if its marker says."""
+        try:
+            return int(self._path(content, speed).with_suffix(".chosen").read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return None
+
+    # ------------------------------------------------------------------ the speed model
+
+    def speed_shares(self) -> dict[str, list[float]]:
+        """Observed fixed shares of the engines' length (see ``Synthesizer.share``), by
+        engine, voice and language: ``<root>/speed-model.json``."""
+        try:
+            data = json.loads((self.root / SPEED_MODEL).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        out: dict[str, list[float]] = {}
+        for key, values in data.items():
+            if isinstance(values, list):
+                out[str(key)] = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        return out
+
+    def add_speed_shares(self, observed: dict[str, list[float]], keep: int = SPEED_MODEL_KEEP) -> None:
+        """Add a run's observations (the newest ``keep`` per key are kept)."""
+        if not any(observed.values()):
+            return
+        model = self.speed_shares()
+        for key, values in observed.items():
+            model[key] = (model.get(key, []) + [round(float(v), 5) for v in values])[-keep:]
+        try:
+            fsio.write_text(self.root / SPEED_MODEL, json.dumps(model, sort_keys=True, ensure_ascii=False))
+        except OSError:
+            pass                        # a model that cannot be written only costs accuracy
 
     def get(self, content: str, speed: float) -> np.ndarray | None:
         path = self._path(content, speed)

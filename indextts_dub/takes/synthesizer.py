@@ -23,20 +23,33 @@ from .cache import TakeCache, content_key
 
 ACCEPT_LONG = 1.03     # a take this much over its target is left to the stretcher
 ACCEPT_SHORT = 0.96    # ... and this much under it is padded
-MAX_PASSES = 3
 # an exact-length engine's take within this many samples of its target is padded or trimmed
 # to it (one mel frame of IndexTTS2 is 256 samples at 22.05 kHz, 557 at 48 kHz)
 EXACT_RESIDUAL = 600
-# Engines' length does not scale as 1/speed: pauses and per-phoneme rounding do not
-# follow the knob (Kokoro at 1.25 is 12-17 % shorter, not 20 %). The first guess assumes
-# this share of the natural length stays fixed; later passes fit the line's own curve.
+# Engines' length does not scale as 1/speed: pauses and per-phoneme rounding do not follow
+# the knob (Kokoro at 1.25 is 12-17 % shorter, not 20 %). A take at speed s is modelled as
+# natural * (f + (1 - f) / s), where f, the share that stays fixed, is learned per engine, voice
+# and language from the takes already made (the median of the observed shares, kept in the
+# take cache); this prior holds until there are MIN_OBSERVATIONS of them.
 FIXED_SHARE = 0.25
+MIN_OBSERVATIONS = 3
 
 
-def first_guess(ratio: float) -> float:
-    """Engine speed expected to shorten (ratio > 1) or lengthen (< 1) a take by ``ratio``."""
-    denom = 1 / ratio - FIXED_SHARE
-    return (1 - FIXED_SHARE) / denom if denom > 0 else float("inf")
+def predict_speed(ratio: float, share: float = FIXED_SHARE) -> float:
+    """Engine speed expected to shorten (ratio > 1) or lengthen (< 1) a take by ``ratio`` when
+    ``share`` of its length does not follow the knob."""
+    denom = 1 / ratio - share
+    return (1 - share) / denom if denom > 0 else float("inf")
+
+
+def observed_share(natural: int, speed: float, samples: int) -> float | None:
+    """The fixed share a take of ``samples`` at ``speed`` shows against its ``natural`` length
+    (None when the speed is too close to 1 to tell, or the figure is implausible)."""
+    inv = 1 / speed
+    if natural <= 0 or abs(1 - inv) < 0.02:
+        return None
+    share = (samples / natural - inv) / (1 - inv)
+    return share if -0.5 <= share <= 0.9 else None
 
 
 @dataclass(frozen=True)
@@ -49,6 +62,7 @@ class Take:
     passes: int = 1            # renders the speed solve went through (from cache or engine alike;
                                # 0 = an earlier take re-used as is)
     content: str = ""          # the take cache's content key (what the take is made of, but speed)
+    target: int | None = None  # the length (samples) a speed solve chose it for
 
     @property
     def samples(self) -> int:
@@ -77,7 +91,31 @@ class Synthesizer:
     engine_seconds: float = 0.0
     _engine: Engine | None = None
     _memo: dict = field(default_factory=dict)
-    _chosen: set = field(default_factory=set)
+    _chosen: dict = field(default_factory=dict)      # (content, speed) -> target, this run
+    _shares: dict | None = None                      # the speed model as the run began
+    _observed: dict = field(default_factory=dict)    # fixed shares this run's renders showed
+
+    def _model_key(self, line: Line) -> str:
+        return f"{self.info.name}|{self.info.version}|{self.info.model_id}|{line.language}|{line.voice}"
+
+    def share(self, line: Line) -> float:
+        """The fixed share of this line's voice and language (see :data:`FIXED_SHARE`): from the
+        take cache's speed model as it was when the run began (so a resumed run predicts as an
+        uninterrupted one), the voice's own observations, else the engine's in that language."""
+        if self._shares is None:
+            self._shares = self.cache.speed_shares() if self.cache is not None else {}
+        key = self._model_key(line)
+        own = self._shares.get(key, [])
+        if len(own) >= MIN_OBSERVATIONS:
+            return float(np.median(own))
+        prefix = key.rsplit("|", 1)[0] + "|"
+        pooled = [v for k, vs in self._shares.items() if k.startswith(prefix) for v in vs]
+        return float(np.median(pooled)) if len(pooled) >= MIN_OBSERVATIONS else FIXED_SHARE
+
+    def remember_speeds(self) -> None:
+        """Store what this run's renders taught the speed model (call when the run succeeded)."""
+        if self.cache is not None and not self.offline:
+            self.cache.add_speed_shares(self._observed)
 
     @property
     def engine(self) -> Engine | None:
@@ -138,27 +176,29 @@ class Synthesizer:
     def chosen(self, line: Line) -> list[Take]:
         """The takes of this line's content that finished speed solves chose (this run or earlier)."""
         content = self.content(line)
-        speeds = {s for (c, s) in self._chosen if c == content}
+        speeds = {s: t for (c, s), t in self._chosen.items() if c == content}
         if self.cache is not None:
-            speeds.update(self.cache.chosen(content))
+            for s in self.cache.chosen(content):
+                speeds.setdefault(s, self.cache.chosen_for(content, s))
         out = []
         for speed in sorted(speeds):
             try:
-                out.append(Take(line.index, speed, self.speak(line, speed), 0, content))
+                out.append(Take(line.index, speed, self.speak(line, speed), 0, content, speeds[speed]))
             except NotCached:
                 continue
         return out
 
-    def _choose(self, line: Line, take: Take) -> Take:
-        self._chosen.add((take.content, take.speed))
+    def _choose(self, line: Line, take: Take, target: int | None = None) -> Take:
+        self._chosen[(take.content, take.speed)] = target
         if self.cache is not None and not self.offline:
-            self.cache.mark_chosen(take.content, take.speed)
+            self.cache.mark_chosen(take.content, take.speed, target)
         return take
 
     def at_target(self, line: Line, natural: Take, ratio: float, target: int,
                   bounds: tuple[float, float]) -> Take:
-        """Solve the engine speed that brings ``line`` to ``target`` samples, within ``bounds``
-        (the engine's own speed range: the plan's bounds are on the tempo a listener hears).
+        """The engine speed that brings ``line`` to ``target`` samples, within ``bounds`` (the
+        engine's own speed range: the plan's bounds are on the tempo a listener hears), in one
+        render at most; the fit stage stretches what is left.
 
         ``ratio`` is the plan's length ratio (natural / target).
 
@@ -166,16 +206,15 @@ class Synthesizer:
            within the stretcher's share of the target. An exact-length engine renders every
            other line once at the target instead (:meth:`exact`).
         2. Re-use: a take an earlier solve of this content chose (this run or an earlier one),
-           within the engine's tolerance of the target (``EngineInfo.speed_tolerance``), is
-           used as is and only re-fitted: a cue moved or resized costs no synthesis.
-        3. Solve: the first render uses :func:`first_guess`; if its length misses the
-           window, later renders fit ``len = a + b / speed`` through the last two takes.
-           The take closest to the target is marked chosen in the cache (as is a natural take
-           kept in step 1).
+           within the engine's tolerance of the target (``EngineInfo.speed_tolerance``), or
+           chosen for a target within that tolerance, is used as is and only re-fitted: a cue
+           moved or resized, or a re-run with nothing changed, costs no synthesis.
+        3. One shot: the speed :func:`predict_speed` gives with this voice's learned fixed
+           share (:meth:`share`) is rendered once and marked chosen in the cache for this
+           target; its length teaches the speed model (stored when the run succeeds).
 
-        Only finished solves mark a take chosen, and a solve's renders are found again by
-        their exact speeds: an interrupted run resumed from the cache decides exactly as an
-        uninterrupted one. The fit stage stretches what is left.
+        A solve's render is found again by its exact speed: an interrupted run resumed from the
+        cache decides exactly as an uninterrupted one.
         """
         lo, hi = bounds
         if abs(ratio - 1.0) < 1e-6:
@@ -184,33 +223,24 @@ class Synthesizer:
             return self.exact(line, natural, target, bounds)
         if ACCEPT_SHORT * target <= natural.samples <= ACCEPT_LONG * target:
             return self._choose(line, natural)
-        tol = self.info.speed_tolerance
-        fitting = [t for t in self.chosen(line) if abs(np.log(t.samples / max(target, 1))) <= np.log1p(tol)]
+        within = np.log1p(self.info.speed_tolerance)
+
+        def off(n: int | None) -> float:
+            return abs(np.log(max(n, 1) / max(target, 1))) if n is not None else float("inf")
+
+        fitting = [t for t in self.chosen(line) if off(t.samples) <= within or off(t.target) <= within]
         if fitting:
-            return min(fitting, key=lambda t: (abs(np.log(t.samples / max(target, 1))), t.speed))
+            return min(fitting, key=lambda t: (min(off(t.samples), off(t.target)), t.speed))
         if not self.info.native_speed:          # no knob to turn: the stretcher does it all
             return self._choose(line, natural)
-        takes = [natural]
-        s = min(max(first_guess(ratio), lo), hi)
-        for _ in range(MAX_PASSES - 1):
-            s = float(round(s, 4))
-            x = self.speak(line, s)
-            takes.append(Take(line.index, s, x))
-            n = x.size
-            if ACCEPT_SHORT * target <= n <= ACCEPT_LONG * target:
-                break
-            if (n > target and s >= hi - 1e-6) or (n < target and s <= lo + 1e-6):
-                break
-            (s1, n1), (s2, n2) = (takes[-2].speed, takes[-2].samples), (s, n)
-            b = (n1 - n2) / (1 / s1 - 1 / s2) if abs(s1 - s2) > 1e-9 else 0.0
-            a = n1 - b / s1
-            s_new = b / (target - a) if b > 0 and target > a else s * n / target
-            s_new = min(max(s_new, lo), hi)
-            if abs(s_new - s) < 0.005:
-                break
-            s = s_new
-        best = min(takes[1:], key=lambda t: (abs(np.log(max(t.samples, 1) / max(target, 1))), t.speed))
-        return self._choose(line, Take(line.index, best.speed, best.audio, len(takes), self.content(line)))
+        s = float(round(min(max(predict_speed(ratio, self.share(line)), lo), hi), 4))
+        calls = self.calls
+        x = self.speak(line, s)
+        if self.calls > calls:
+            seen = observed_share(natural.samples, s, x.size)
+            if seen is not None:
+                self._observed.setdefault(self._model_key(line), []).append(seen)
+        return self._choose(line, Take(line.index, s, x, 2, self.content(line), target), target)
 
     def exact(self, line: Line, natural: Take, target: int, bounds: tuple[float, float]) -> Take:
         """An exact-length engine (``EngineInfo.exact_length``) renders ``line`` once at ``target``
