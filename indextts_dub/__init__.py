@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("clips",),         # stage 5: each take fitted to its plan
     ("deliver",),       # stage 6: files
     ("pipeline",),      # the stages in order
-    ("cli",),           # the command line
+    ("cli", "service"),  # the command line; the stages as Celery tasks, the HTTP API
 )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 from . import deliver as delivery
 from . import media
@@ -192,10 +192,12 @@ def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: in
     return TakeCache(root, limit_bytes) if limit_bytes else TakeCache(root)
 
 
-def natural_takes(inputs: Inputs, synth: Synthesizer, progress: Progress | None = None) -> dict[int, Take]:
-    """Every line at the engine's natural reading (``Line.index`` -> take). An engine that clones
-    speaks one voice's lines together (its conditioning stays hot)."""
-    lines = inputs.cast_lines.lines
+def natural_takes(inputs: Inputs, synth: Synthesizer, progress: Progress | None = None,
+                  only: Collection[int] | None = None) -> dict[int, Take]:
+    """Every line at the engine's natural reading (``Line.index`` -> take), or the lines whose
+    index is in ``only`` (a service's share of the episode). An engine that clones speaks one
+    voice's lines together (its conditioning stays hot)."""
+    lines = [ln for ln in inputs.cast_lines.lines if only is None or ln.index in only]
     order = sorted(lines, key=lambda ln: (ln.reference_hash or ln.voice, ln.index)) if inputs.engine.reference_voice \
         else lines
     out: dict[int, Take] = {}
@@ -222,12 +224,14 @@ def make_plan(inputs: Inputs, natural: Mapping[int, int], options: DubOptions) -
 
 
 def fitted_clips(inputs: Inputs, the_plan: Plan, synth: Synthesizer, naturals: Mapping[int, Take],
-                 progress: Progress | None = None) -> list[Clip]:
-    """Every line's take at its planned speed, fitted to its planned length."""
-    todo = sum(1 for e in the_plan.entries if abs(e.speed - 1.0) > 1e-6)
+                 progress: Progress | None = None, only: Collection[int] | None = None) -> list[Clip]:
+    """Every line's take at its planned speed, fitted to its planned length (in line order), or
+    those of the lines whose index is in ``only``."""
+    pairs = [(ln, e) for ln, e in zip(inputs.cast_lines.lines, the_plan.entries) if only is None or ln.index in only]
+    todo = sum(1 for _, e in pairs if abs(e.speed - 1.0) > 1e-6)
     done = 0
     clips: list[Clip] = []
-    for ln, entry in zip(inputs.cast_lines.lines, the_plan.entries):
+    for ln, entry in pairs:
         take = synth.at_target(ln, naturals[ln.index], entry.speed, entry.speech_samples, inputs.engine.speed_range)
         if abs(entry.speed - 1.0) > 1e-6:
             done += 1
@@ -257,7 +261,6 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
     opts = _options(options, fields_)
     opts.check(video)
     staging = Staging(out, wait=opts.wait)
-    mix = _keep_previous_gain(opts.mix_options or MixOptions(), Path(out) / "plan.json")
     stages: dict[str, float] = {}
     clock = [t_start]
 
@@ -276,12 +279,7 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         lap("plan")
         clips = fitted_clips(inp, the_plan, synth, naturals, progress)
         lap("fitted_clips")
-        done = delivery.deliver(staging, delivery.Delivery(
-            clips, the_plan, inp.cast_lines, programme_length(the_plan, clips), inp.engine,
-            delivery.EngineWork(synth.engine_seconds, synth.calls, synth.cache.damaged if synth.cache else 0,
-                                tuple(synth.engine.notes) if synth.engine is not None else ()),
-            mix, inp.name, inp.subtitles, inp.video, inp.source,
-            opts.timeline_options.fps if opts.timeline_options else None, opts.editor_copies, stages))
+        done = deliver_staged(staging, inp, opts, the_plan, clips, engine_work(synth), stages)
         done.facts.wall_seconds = time.perf_counter() - t_start
         placed = staging.commit()
         synth.remember_speeds()
@@ -295,6 +293,24 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         summary = "Voices:\n" + "\n".join(f"  {n}" for n in inp.voice_notes) + "\n" + summary
     return DubResult(Path(out), clips, the_plan, inp.cast_lines, done.facts, summary, done.warnings,
                      {p.name: p for p in placed})
+
+
+def engine_work(synth: Synthesizer) -> delivery.EngineWork:
+    """What ``synth``'s engine did, for the run's facts."""
+    return delivery.EngineWork(synth.engine_seconds, synth.calls, synth.cache.damaged if synth.cache else 0,
+                               tuple(synth.engine.notes) if synth.engine is not None else ())
+
+
+def deliver_staged(staging: Staging, inp: Inputs, options: DubOptions, the_plan: Plan, clips: list[Clip],
+                   work: delivery.EngineWork, stages: dict[str, float] | None = None) -> delivery.Delivered:
+    """The last stage: the fitted clips delivered into ``staging`` (the caller commits it), at the
+    previous run's dialogue gain when that still meets the target; ``stages``: the wall time of
+    the stages before it, for the facts."""
+    mix = _keep_previous_gain(options.mix_options or MixOptions(), staging.out / "plan.json")
+    return delivery.deliver(staging, delivery.Delivery(
+        clips, the_plan, inp.cast_lines, programme_length(the_plan, clips), inp.engine, work,
+        mix, inp.name, inp.subtitles, inp.video, inp.source,
+        options.timeline_options.fps if options.timeline_options else None, options.editor_copies, stages or {}))
 
 
 def _keep_previous_gain(mix: MixOptions, previous_plan: Path) -> MixOptions:

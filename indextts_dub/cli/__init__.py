@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .voices import add_parser as add_voices_parser
 
     add_voices_parser(sub)
+    from .service import add_parsers as add_service_parsers
+
+    add_service_parsers(sub)
     return p
 
 

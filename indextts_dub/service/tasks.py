@@ -1,0 +1,304 @@
+"""The stages as Celery tasks on Redis: a job fans out its lines' natural takes, joins them for
+the whole-episode plan, fans out the fitted takes, and joins them for delivery::
+
+    chord([natural(job, group) ...], plan(job)) | chord([fitted(job, group) ...], deliver(job))
+
+Each task calls the pipeline's own stage functions (:mod:`indextts_dub.pipeline`) on its share of
+the episode, so a job's outputs are the bytes a local ``indextts-dub dub`` writes. A group is the
+lines of one content (usually one line; lines that say the same thing in the same voice are kept
+together and in order, as a local run speaks them). Tasks are idempotent: takes are stored by
+content in the store's shared take cache and the stages' hand-overs are rewritten whole, so a
+redelivered task does the same again, cheaply. Tasks are acknowledged late and rejected when
+their worker process is lost, so a worker killed mid-task (``kill -9``) has its task delivered
+again; a worker keeps its engine loaded between tasks (one model per process).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from celery import Celery, chord, group
+from celery.exceptions import Ignore
+
+from .. import pipeline
+from ..deliver import EngineWork
+from ..deliver.summary import summary_text
+from ..engines import EngineError
+from ..errors import DubError
+from ..fsio import Staging
+from ..takes import Synthesizer, TakeCache
+from . import jobs
+from .store import Store
+
+VISIBILITY_TIMEOUT = 900        # s: a message a vanished worker held is delivered again after this
+
+CONFIG = dict(
+    task_serializer="json", result_serializer="json", accept_content=["json"],
+    task_acks_late=True, task_reject_on_worker_lost=True, worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True, result_expires=7 * 24 * 3600,
+    worker_hijack_root_logger=False,
+)
+_app: Celery | None = None
+_store_root: Path | None = None
+
+
+def configure(broker: str, store: str | Path, visibility_timeout: float = VISIBILITY_TIMEOUT) -> Celery:
+    """This process's Celery app, talking to ``broker`` (Redis, also the result backend), over
+    ``store``, with the stages registered as its tasks (a later call replaces it)."""
+    global _app, _store_root
+    if _app is not None:
+        _app.close()
+    app = Celery("indextts_dub", set_as_current=True)
+    app.conf.update(CONFIG, broker_url=broker, result_backend=broker,
+                    broker_transport_options={"visibility_timeout": visibility_timeout},
+                    result_backend_transport_options={"visibility_timeout": visibility_timeout})
+    for fn in (natural, plan, fitted, deliver):
+        app.task(name=f"indextts_dub.{fn.__name__}")(fn)
+    _app, _store_root = app, Path(store).resolve()
+    return app
+
+
+def _store() -> Store:
+    assert _store_root is not None, "tasks.configure() was not called"
+    return Store(_store_root)
+
+
+def _sig(name: str, *args: Any, immutable: bool = True):
+    assert _app is not None, "tasks.configure() was not called"
+    return _app.signature(f"indextts_dub.{name}", args=args, immutable=immutable)
+
+
+@contextmanager
+def _in(folder: Path) -> Iterator[None]:
+    """Run with the job's input folder as the working folder, so its inputs are read by the same
+    relative names a local run in that folder uses (a prefork or solo worker runs one task at a time)."""
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(here)
+
+
+# ---------------------------------------------------------------- preparing a job
+
+def read_job(store: Store, job: str) -> tuple[pipeline.Inputs, pipeline.DubOptions]:
+    """The job's inputs read by the first stage (raises :class:`DubError` for bad input)."""
+    rec = store.job(job)
+    opts = store.get(job, "options.pickle")
+    names = rec["inputs"]
+    with _in(store.inputs(job)):
+        inp = pipeline.read_inputs(names["subtitles"], names.get("cast"), names.get("video"), opts)
+    return inp, opts
+
+
+_INPUTS: dict[str, tuple[pipeline.Inputs, pipeline.DubOptions]] = {}
+
+
+def _inputs(store: Store, job: str) -> tuple[pipeline.Inputs, pipeline.DubOptions]:
+    """:func:`read_job`, once per job in a worker process (the last few jobs are kept)."""
+    if job not in _INPUTS:
+        while len(_INPUTS) >= 8:
+            _INPUTS.pop(next(iter(_INPUTS)))
+        _INPUTS[job] = read_job(store, job)
+    return _INPUTS[job]
+
+
+def prepare(store: Store, job: str, subtitles: str, cast: str | None = None, video: str | None = None,
+            options: pipeline.DubOptions | None = None) -> dict[str, Any]:
+    """Check a job whose input files are in its input folder (names relative to it) and record
+    how its lines fan out; raises :class:`DubError` with every problem before anything is queued."""
+    opts = options or pipeline.DubOptions()
+    opts = dataclasses.replace(opts, cache=str(store.takes), wait=True)
+    store.put(job, "options.pickle", opts)
+    store.update(job, inputs={"subtitles": subtitles, "cast": cast, "video": video})
+    inp, _ = read_job(store, job)
+    synth = Synthesizer(inp.engine, inp.load_engine)
+    groups: dict[str, list[int]] = {}
+    for ln in inp.cast_lines.lines:
+        groups.setdefault(synth.content(ln), []).append(ln.index)
+    return store.update(job, groups=list(groups.values()), lines=len(inp.cast_lines.lines),
+                        skipped=len(inp.cast_lines.skipped), engine=inp.engine_name)
+
+
+def create(store: Store, files: dict[str, Path | bytes], subtitles: str, cast: str | None = None,
+           video: str | None = None, options: pipeline.DubOptions | None = None, tenant: str = "local") -> str:
+    """A new job of ``files`` (relative name -> file or bytes), checked and prepared, not yet
+    queued; a :class:`DubError` leaves no job behind."""
+    job = store.new_job(tenant)
+    try:
+        jobs.place(store.inputs(job), files)
+        prepare(store, job, subtitles, cast, video, options)
+    except BaseException:
+        shutil.rmtree(store.job_dir(job), ignore_errors=True)
+        raise
+    return job
+
+
+def wait(store: Store, job: str, poll: float = 0.2, progress=None) -> dict[str, Any]:
+    """The job's record once it is done, failed or cancelled (``progress(record)`` on each poll)."""
+    while True:
+        rec = store.job(job)
+        if progress:
+            progress({**rec, "progress": store.progress(job)})
+        if rec["state"] in ("done", "failed", "cancelled"):
+            return rec
+        time.sleep(poll)
+
+
+def start(store: Store, job: str) -> str:
+    """Queue a prepared job; returns the id of its last task."""
+    groups = store.job(job)["groups"]
+    canvas = (chord(group(_sig("natural", job, k) for k in range(len(groups))), _sig("plan", job, immutable=False))
+              | chord(group(_sig("fitted", job, k) for k in range(len(groups))), _sig("deliver", job)))
+    # callers follow the job's record in the store, never the tasks' results: the submitting
+    # process neither subscribes to them nor unsubscribes (the Redis backend would, for every task
+    # it sends, and again as each result object is dropped, at exit too, when Redis may be gone)
+    backend = _app.backend
+    backend.on_task_call = lambda producer, task_id: None
+    backend.on_result_fulfilled = lambda result: None
+    result = canvas.apply_async()
+    store.update(job, task=result.id)
+    return result.id
+
+
+def cancel(store: Store, job: str) -> dict[str, Any]:
+    """Stop a job: its tasks still queued skip their work; its outputs, if any, stay."""
+    rec = store.job(job)
+    if rec["state"] in ("done", "failed", "cancelled"):
+        return rec
+    return store.update(job, state="cancelled", ended=time.time())
+
+
+# ---------------------------------------------------------------- the tasks
+
+@contextmanager
+def _job_task(job: str, stage: str) -> Iterator[Store | None]:
+    """Run one task of ``job``: skipped (None) when the job is over; a bad input or an engine
+    failure fails the job with its messages and ends the task without a retry."""
+    store = _store()
+    if store.job(job)["state"] in ("failed", "cancelled", "done"):
+        yield None
+        return
+    store.update(job, state="running", stage=stage)
+    try:
+        yield store
+    except DubError as exc:
+        store.fail(job, [str(p) for p in exc.problems])
+        raise Ignore() from None
+    except EngineError as exc:
+        store.fail(job, [f"engine: {exc}"])
+        raise Ignore() from None
+    except Exception as exc:
+        store.fail(job, [f"{stage}: {type(exc).__name__}: {exc}", traceback.format_exc(limit=4)])
+        raise Ignore() from None
+
+
+def _synth(store: Store, inp: pipeline.Inputs) -> Synthesizer:
+    return Synthesizer(inp.engine, inp.load_engine, TakeCache(store.takes))
+
+
+def _work(synth: Synthesizer) -> dict[str, Any]:
+    w = pipeline.engine_work(synth)
+    return {"seconds": w.seconds, "calls": w.calls, "notes": list(w.notes)}
+
+
+def natural(job: str, k: int) -> dict[str, Any] | None:
+    """The natural takes of group ``k``'s lines (stored in the take cache); their lengths."""
+    with _job_task(job, "natural") as store:
+        if store is None:
+            return None
+        inp, _ = _inputs(store, job)
+        only = set(store.job(job)["groups"][k])
+        synth = _synth(store, inp)
+        with _in(store.inputs(job)):
+            takes = pipeline.natural_takes(inp, synth, only=only)
+        store.mark(job, "natural", k, len(only))
+        return {"natural": {str(i): t.samples for i, t in takes.items()}, **_work(synth)}
+
+
+def plan(results: list[dict[str, Any] | None], job: str) -> None:
+    """The whole-episode plan from every line's natural length."""
+    with _job_task(job, "plan") as store:
+        if store is None:
+            return None
+        if any(r is None for r in results):
+            raise RuntimeError("a natural-take task was skipped")
+        inp, opts = _inputs(store, job)
+        natural_samples = {int(i): n for r in results for i, n in r["natural"].items()}
+        store.put(job, "natural.pickle", results)
+        store.put(job, "plan.pickle", pipeline.make_plan(inp, natural_samples, opts))
+        return None
+
+
+def fitted(job: str, k: int) -> dict[str, Any] | None:
+    """Group ``k``'s lines at their planned speeds, fitted to their planned lengths."""
+    with _job_task(job, "fitted") as store:
+        if store is None:
+            return None
+        inp, _ = _inputs(store, job)
+        only = set(store.job(job)["groups"][k])
+        the_plan = store.get(job, "plan.pickle")
+        synth = _synth(store, inp)
+        with _in(store.inputs(job)):
+            takes = pipeline.natural_takes(inp, synth, only=only)
+            clips = pipeline.fitted_clips(inp, the_plan, synth, takes, only=only)
+        store.put(job, f"clips/{k:05d}.pickle", clips)
+        store.mark(job, "fitted", k, len(only))
+        return _work(synth)
+
+
+def deliver(job: str) -> None:
+    """Every file of the job, into its output folder, whole or not at all."""
+    with _job_task(job, "deliver") as store:
+        if store is None:
+            return None
+        inp, opts = _inputs(store, job)
+        the_plan = store.get(job, "plan.pickle")
+        rec = store.job(job)
+        by_index = {c.line.index: c for k in range(len(rec["groups"])) for c in store.get(job, f"clips/{k:05d}.pickle")}
+        clips = [by_index[ln.index] for ln in inp.cast_lines.lines]
+        spoken = [r for r in store.get(job, "natural.pickle") if r]
+        notes = next((r["notes"] for r in spoken if r["notes"]), [])
+        work = EngineWork(sum(r["seconds"] for r in spoken), sum(r["calls"] for r in spoken), 0, tuple(notes))
+        staging = Staging(store.out(job), wait=True)
+        try:
+            with _in(store.inputs(job)):
+                done = pipeline.deliver_staged(staging, inp, opts, the_plan, clips, work)
+            if store.job(job)["state"] == "cancelled":
+                staging.abort()
+                return None
+            staging.commit()
+        except BaseException:
+            staging.abort()
+            raise
+        summary = summary_text(clips, inp.cast_lines.skipped, done.warnings, done.facts)
+        store.update(job, state="done", stage="done", warnings=done.warnings, summary=summary, ended=time.time(),
+                     outputs=store.outputs(job))
+        _INPUTS.pop(job, None)
+        return None
+
+
+def worker(broker: str, store: str | Path, concurrency: int = 1, engine: str | None = None,
+           loglevel: str = "INFO", visibility_timeout: float = VISIBILITY_TIMEOUT) -> None:
+    """Run a worker in this process until it is stopped: ``concurrency`` processes, each keeping
+    its engine loaded between tasks (``engine``: loaded as each process starts)."""
+    import socket
+
+    from celery.signals import worker_process_init
+
+    Store.at(store)
+    app = configure(broker, store, visibility_timeout)
+    if engine:
+        def warm(**_: Any) -> None:
+            from .. import engines
+            engines.load(engine)
+        worker_process_init.connect(warm, weak=False)
+    app.worker_main(["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}", "--pool=prefork",
+                     "--without-gossip", "--without-mingle", f"--hostname=indextts-dub-{os.getpid()}@{socket.gethostname()}"])

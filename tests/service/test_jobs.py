@@ -1,0 +1,97 @@
+"""A job through real Celery workers on a real Redis: the same bytes as a local dub."""
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import os
+import pytest
+
+from support.service import episode, tree
+
+
+def _submit(queue, store, src, **kw):
+    from indextts_dub.service import jobs
+
+    names, files = jobs.input_files(src / "episode.srt", src / "cast.yaml")
+    job = queue.create(store, files, names["subtitles"], names["cast"], names["video"], **kw)
+    queue.start(store, job)
+    return job
+
+
+def _local(tmp_path, src, monkeypatch, name="local"):
+    from indextts_dub import dub
+
+    monkeypatch.chdir(src)
+    dub("episode.srt", cast="cast.yaml", out=tmp_path / name)
+    return tree(tmp_path / name)
+
+
+def test_a_job_end_to_end_writes_the_bytes_of_a_local_dub(tmp_path, monkeypatch, store, queue, start_worker):
+    src = tmp_path / "src"
+    episode(src)
+    start_worker()
+    job = _submit(queue, store, src)
+    rec = queue.wait(store, job)
+    assert rec["state"] == "done", rec.get("errors")
+    assert rec["lines"] == 7 and len(rec["groups"]) == 6        # the two "Yes." of Bob are one group
+    assert store.progress(job) == {"natural": 7, "fitted": 7}
+    served = tree(store.out(job))
+    local = _local(tmp_path, src, monkeypatch)
+    assert sorted(served) == sorted(local) and "plan.json" in served and "clips/0001_Alice.wav" in served
+    assert [k for k in local if served[k] != local[k]] == []
+
+
+def test_two_workers_share_one_episode(tmp_path, monkeypatch, store, queue, start_worker):
+    src = tmp_path / "src"
+    episode(src)
+    a, b = start_worker(), start_worker()
+    job = _submit(queue, store, src)
+    rec = queue.wait(store, job)
+    assert rec["state"] == "done", rec.get("errors")
+    ran = [w.log.read_text() for w in (a, b)]
+    assert all("indextts_dub.natural" in log and "succeeded" in log for log in ran)   # both took lines
+    assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)
+
+
+def test_a_worker_killed_mid_task_has_its_task_redelivered(tmp_path, monkeypatch, store, queue, start_worker):
+    src = tmp_path / "src"
+    episode(src)
+    w = start_worker(TOY_ENGINE_DELAY="1.5")
+    job = _submit(queue, store, src)
+    deadline = time.monotonic() + 60
+    while not (store.work(job) / "done" / "natural").is_dir() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)                                  # the next line's take is being spoken
+    killed = w.children()
+    assert killed
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    rec = queue.wait(store, job)
+    assert rec["state"] == "done", rec.get("errors")
+    assert "WorkerLostError" in w.log.read_text() or "SIGKILL" in w.log.read_text()
+    assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)
+
+
+def test_bad_input_is_refused_before_anything_is_queued(tmp_path, store, queue, toy_engine):
+    from indextts_dub.errors import DubError
+
+    src = tmp_path / "src"
+    episode(src, cast="engine: toy\ncharacters:\n  Alice: toy:nobody\n")
+    with pytest.raises(DubError) as err:
+        _submit(queue, store, src)
+    assert "cast.yaml:3" in str(err.value) and "characters.Alice" in str(err.value)
+    assert store.jobs() == []                        # no job left behind
+
+
+def test_a_cancelled_job_stops_and_serves_nothing(tmp_path, store, queue, start_worker):
+    src = tmp_path / "src"
+    episode(src)
+    start_worker(TOY_ENGINE_DELAY="0.5")
+    job = _submit(queue, store, src)
+    queue.cancel(store, job)
+    rec = queue.wait(store, job)
+    assert rec["state"] == "cancelled"
+    time.sleep(3)                                    # what was queued drains without doing the work
+    assert store.job(job)["state"] == "cancelled" and store.outputs(job) == []
