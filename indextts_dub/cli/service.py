@@ -1,5 +1,5 @@
-"""``indextts-dub batch``, ``worker``: many episodes in one process, or the stages as Celery
-tasks on Redis (:mod:`indextts_dub.service`)."""
+"""``indextts-dub batch``, ``worker``, ``serve``, ``keys``, ``submit``: many episodes in one
+process, the stages as Celery tasks on Redis, the HTTP API and its client (:mod:`indextts_dub.service`)."""
 from __future__ import annotations
 
 import argparse
@@ -89,6 +89,73 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    api = _service_module("api")
+    import uvicorn
+
+    from ..service.keys import Keys, read
+    from ..service.store import Store
+
+    if args.keys is None:
+        raise DubError.at(None, None, "--keys", "the server needs a keys file (indextts-dub keys new TENANT --keys FILE)")
+    read(args.keys)                              # a broken keys file stops the server before it listens
+    app = api.create_app(Store.at(args.store), args.broker, Keys(args.keys), args.max_upload)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.loglevel.lower())
+    return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from ..service import keys
+
+    key = keys.new(args.keys, args.tenant)
+    print(key)
+    print(f"added a key for {args.tenant} to {args.keys}; it is shown only now", file=sys.stderr)
+    return 0
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    client = _service_module("client")
+    import json
+
+    options = None
+    if args.options:
+        try:
+            options = json.loads(args.options)
+        except ValueError:
+            raise DubError.at(None, None, "--options", "must be a JSON object, e.g. '{\"fill\": true}'") from None
+    c = client.Client(args.server, args.key)
+    try:
+        rec = c.submit(args.input, args.cast, args.video, options, args.callback)
+        print(rec["id"], flush=True)
+        if not (args.wait or args.output):
+            return 0
+        seen: dict[str, object] = {}
+
+        def show(r: dict) -> None:
+            if args.quiet:
+                return
+            now = (r.get("state"), r.get("stage"), tuple((k, v["done"]) for k, v in r.get("progress", {}).items()))
+            if now != seen.get("last"):
+                seen["last"] = now
+                done = ", ".join(f"{k} {v['done']}/{v['total']}" for k, v in r.get("progress", {}).items())
+                print(f"{r['state']} ({r.get('stage')}): {done} lines", file=sys.stderr, flush=True)
+
+        rec = c.wait(rec["id"], progress=show)
+        if rec["state"] != "done":
+            for e in rec.get("errors", [])[:20]:
+                print(f"error: {e.splitlines()[0] if e else e}", file=sys.stderr)
+            print(f"job {rec['id']} {rec['state']}", file=sys.stderr)
+            return 3
+        if args.output:
+            c.download(rec["id"], args.output)
+        if rec.get("summary") and not args.quiet:
+            print(rec["summary"])
+        return 0
+    except client.ServiceError as exc:
+        print(f"error: service: {exc}", file=sys.stderr)
+        return 3
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     from pathlib import Path
 
@@ -109,3 +176,35 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="seconds after which a task held by a vanished worker is delivered again (default 900)")
     w.add_argument("--loglevel", default="INFO")
     w.set_defaults(func=_cmd_worker)
+
+    from .dub import parse_size
+
+    s = sub.add_parser("serve", help="run the HTTP API (FastAPI on uvicorn; OpenAPI page at /docs)")
+    s.add_argument("--broker", required=True, help="Redis URL, redis://HOST:PORT/DB")
+    s.add_argument("--store", required=True, help="the store folder the workers mount")
+    s.add_argument("--keys", help="API keys: one 'TENANT SHA256-OF-KEY' line each (indextts-dub keys new)")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--max-upload", type=parse_size, default=2 * 1024 ** 3,
+                   help="the most one job may upload (default 2G)")
+    s.add_argument("--loglevel", default="INFO")
+    s.set_defaults(func=_cmd_serve)
+
+    k = sub.add_parser("keys", help="API keys per tenant")
+    k.add_argument("action", choices=("new",))
+    k.add_argument("tenant", metavar="TENANT")
+    k.add_argument("--keys", required=True, help="the keys file to append to")
+    k.set_defaults(func=_cmd_keys)
+
+    c = sub.add_parser("submit", help="send a job to a server; with --wait or -o, follow it and fetch its outputs")
+    c.add_argument("input", metavar="INPUT", help="subtitle file, or an editor timeline")
+    c.add_argument("--cast", help="casting file (its clips are uploaded with it)")
+    c.add_argument("--video", help="video to mux the dub into")
+    c.add_argument("--server", required=True, help="the API, e.g. http://127.0.0.1:8000")
+    c.add_argument("--key", required=True, help="your API key")
+    c.add_argument("--options", help="run options as JSON, e.g. '{\"fill\": true, \"speed_max\": 1.2}'")
+    c.add_argument("--callback", help="a URL that gets a signed POST when the job ends")
+    c.add_argument("--wait", action="store_true", help="follow the job until it ends")
+    c.add_argument("-o", "--output", help="download the outputs here (as a local run lays them out); implies --wait")
+    c.add_argument("-q", "--quiet", action="store_true")
+    c.set_defaults(func=_cmd_submit)

@@ -46,7 +46,8 @@ class Episode:
     where: str = ""              # jobs.yaml:LINE, for messages
 
 
-def _options(spec: dict[str, Any], path: Path, line_of, where: str, problems: Problems) -> DubOptions:
+def options(spec: dict[str, Any], path: Path | None, line_of, where: str, problems: Problems) -> DubOptions:
+    """The run options an episode (or a job's ``options``) sets; problems are added to ``problems``."""
     kw: dict[str, Any] = {}
     for key in ("engine", "voice", "encoding", "planner"):
         if key in spec:
@@ -146,7 +147,7 @@ def read(jobs: str | Path) -> list[Episode]:
                 files[key] = None
             else:
                 files[key] = base / v
-        opts = _options(merged, path, line_of, where, problems)
+        opts = options(merged, path, line_of, where, problems)
         output = base / spec["output"]
         if "input" in spec:
             src = base / str(spec["input"])

@@ -33,7 +33,7 @@ from ..engines import EngineError
 from ..errors import DubError
 from ..fsio import Staging
 from ..takes import Synthesizer, TakeCache
-from . import jobs
+from . import jobs, keys
 from .store import Store
 
 VISIBILITY_TIMEOUT = 900        # s: a message a vanished worker held is delivered again after this
@@ -144,7 +144,7 @@ def create(store: Store, files: dict[str, Path | bytes], subtitles: str, cast: s
 def wait(store: Store, job: str, poll: float = 0.2, progress=None) -> dict[str, Any]:
     """The job's record once it is done, failed or cancelled (``progress(record)`` on each poll)."""
     while True:
-        rec = store.job(job)
+        rec = check(store, job)
         if progress:
             progress({**rec, "progress": store.progress(job)})
         if rec["state"] in ("done", "failed", "cancelled"):
@@ -156,24 +156,83 @@ def start(store: Store, job: str) -> str:
     """Queue a prepared job; returns the id of its last task."""
     groups = store.job(job)["groups"]
     canvas = (chord(group(_sig("natural", job, k) for k in range(len(groups))), _sig("plan", job, immutable=False))
-              | chord(group(_sig("fitted", job, k) for k in range(len(groups))), _sig("deliver", job)))
+              | chord(group(_sig("fitted", job, k) for k in range(len(groups))), _sig("deliver", job, immutable=False)))
     # callers follow the job's record in the store, never the tasks' results: the submitting
     # process neither subscribes to them nor unsubscribes (the Redis backend would, for every task
     # it sends, and again as each result object is dropped, at exit too, when Redis may be gone)
     backend = _app.backend
     backend.on_task_call = lambda producer, task_id: None
     backend.on_result_fulfilled = lambda result: None
+    _redis().set(_LIVE + job, "1", ex=int(CONFIG["result_expires"]))
     result = canvas.apply_async()
     store.update(job, task=result.id)
     return result.id
 
 
+_LIVE = "indextts-dub:job:"     # a key in Redis while a job's tasks are on the queue
+
+
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(_app.conf.broker_url, socket_connect_timeout=5, socket_timeout=5)
+
+
+def check(store: Store, job: str) -> dict[str, Any]:
+    """The job's record, failed if the queue no longer knows it: Redis restarted without
+    persistence (or was flushed) while it ran, so its queued tasks and the chords' counters are
+    gone. Nothing of it was delivered (outputs appear whole, only when a job is done); submit
+    it again and it re-uses every take already spoken. Redis unreachable: the record as it is."""
+    import redis
+
+    rec = store.job(job)
+    if rec.get("state") not in ("queued", "running") or "task" not in rec:
+        return rec
+    try:
+        alive = _redis().exists(_LIVE + job)
+    except redis.RedisError:
+        return rec
+    if alive:
+        return rec
+    store.fail(job, ["the queue lost this job (Redis restarted or was flushed while it ran); nothing was "
+                     "delivered; submit it again (the takes already spoken are re-used)"])
+    notify(store, job)
+    return store.job(job)
+
+
 def cancel(store: Store, job: str) -> dict[str, Any]:
-    """Stop a job: its tasks still queued skip their work; its outputs, if any, stay."""
+    """Stop a job: its tasks still queued skip their work; nothing of it is delivered."""
     rec = store.job(job)
     if rec["state"] in ("done", "failed", "cancelled"):
         return rec
-    return store.update(job, state="cancelled", ended=time.time())
+    rec = store.update(job, state="cancelled", ended=time.time())
+    notify(store, job)
+    return rec
+
+
+def notify(store: Store, job: str, timeout: float = 10.0) -> bool:
+    """POST the job's end to its callback URL, if it has one: a JSON body signed with HMAC-SHA256
+    (header ``X-Indextts-Dub-Signature: sha256=<hex>``, keyed by the SHA-256 of the API key that
+    submitted it). A callback that fails is logged and does not change the job."""
+    import json
+    import logging
+    import urllib.request
+
+    rec = store.job(job)
+    cb = rec.get("callback")
+    if not cb:
+        return False
+    body = json.dumps({k: rec.get(k) for k in ("id", "state", "errors", "warnings", "outputs")},
+                      sort_keys=True).encode("utf-8")
+    req = urllib.request.Request(cb["url"], data=body, method="POST", headers={
+        "Content-Type": "application/json", keys.SIGNATURE_HEADER: keys.sign(cb["secret"], body)})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            resp.read()
+        return True
+    except (OSError, ValueError) as exc:
+        logging.getLogger(__name__).warning("job %s: callback %s failed: %s", job, cb["url"], exc)
+        return False
 
 
 # ---------------------------------------------------------------- the tasks
@@ -190,14 +249,17 @@ def _job_task(job: str, stage: str) -> Iterator[Store | None]:
     try:
         yield store
     except DubError as exc:
-        store.fail(job, [str(p) for p in exc.problems])
-        raise Ignore() from None
+        _failed(store, job, [str(p) for p in exc.problems])
     except EngineError as exc:
-        store.fail(job, [f"engine: {exc}"])
-        raise Ignore() from None
+        _failed(store, job, [f"engine: {exc}"])
     except Exception as exc:
-        store.fail(job, [f"{stage}: {type(exc).__name__}: {exc}", traceback.format_exc(limit=4)])
-        raise Ignore() from None
+        _failed(store, job, [f"{stage}: {type(exc).__name__}: {exc}", traceback.format_exc(limit=4)])
+
+
+def _failed(store: Store, job: str, errors: list[str]) -> None:
+    store.fail(job, errors)
+    notify(store, job)
+    raise Ignore()
 
 
 def _synth(store: Store, inp: pipeline.Inputs) -> Synthesizer:
@@ -254,7 +316,7 @@ def fitted(job: str, k: int) -> dict[str, Any] | None:
         return _work(synth)
 
 
-def deliver(job: str) -> None:
+def deliver(results: list[dict[str, Any] | None], job: str) -> None:
     """Every file of the job, into its output folder, whole or not at all."""
     with _job_task(job, "deliver") as store:
         if store is None:
@@ -264,7 +326,7 @@ def deliver(job: str) -> None:
         rec = store.job(job)
         by_index = {c.line.index: c for k in range(len(rec["groups"])) for c in store.get(job, f"clips/{k:05d}.pickle")}
         clips = [by_index[ln.index] for ln in inp.cast_lines.lines]
-        spoken = [r for r in store.get(job, "natural.pickle") if r]
+        spoken = [r for r in [*store.get(job, "natural.pickle"), *results] if r]
         notes = next((r["notes"] for r in spoken if r["notes"]), [])
         work = EngineWork(sum(r["seconds"] for r in spoken), sum(r["calls"] for r in spoken), 0, tuple(notes))
         staging = Staging(store.out(job), wait=True)
@@ -280,8 +342,9 @@ def deliver(job: str) -> None:
             raise
         summary = summary_text(clips, inp.cast_lines.skipped, done.warnings, done.facts)
         store.update(job, state="done", stage="done", warnings=done.warnings, summary=summary, ended=time.time(),
-                     outputs=store.outputs(job))
+                     outputs=store.outputs(job), engine_seconds=work.seconds, synthesis_calls=work.calls)
         _INPUTS.pop(job, None)
+        notify(store, job)
         return None
 
 

@@ -5,7 +5,7 @@ import gc
 
 import pytest
 
-from support.service import RedisServer, Worker, child_env
+from support.service import RedisServer, Server, Worker, child_env
 
 
 @pytest.fixture
@@ -47,3 +47,17 @@ def queue(redis_server, store):
     yield tasks
     tasks._INPUTS.clear()
     gc.collect()            # Celery's results of the tasks sent let go of Redis while it still runs
+
+
+@pytest.fixture
+def api(tmp_path, redis_server, store, toy_engine):
+    """``indextts-dub serve`` on a free port, with keys for tenants acme and other; yields
+    (server, {tenant: key}); ``api_extra`` (a list of flags) may be set on the test module."""
+    from indextts_dub.service import keys
+
+    keyfile = tmp_path / "keys.txt"
+    tenants = {t: keys.new(keyfile, t) for t in ("acme", "other")}
+    server = Server(redis_server.url, store.root, keyfile, tmp_path / "server.log",
+                    child_env([str(toy_engine.SITE)]), extra=["--max-upload", "300K"])
+    yield server, tenants
+    server.stop()

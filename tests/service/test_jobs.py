@@ -46,7 +46,7 @@ def test_a_job_end_to_end_writes_the_bytes_of_a_local_dub(tmp_path, monkeypatch,
 def test_two_workers_share_one_episode(tmp_path, monkeypatch, store, queue, start_worker):
     src = tmp_path / "src"
     episode(src)
-    a, b = start_worker(), start_worker()
+    a, b = start_worker(TOY_ENGINE_DELAY="0.2"), start_worker(TOY_ENGINE_DELAY="0.2")   # each take lasts a moment
     job = _submit(queue, store, src)
     rec = queue.wait(store, job)
     assert rec["state"] == "done", rec.get("errors")
@@ -95,3 +95,37 @@ def test_a_cancelled_job_stops_and_serves_nothing(tmp_path, store, queue, start_
     assert rec["state"] == "cancelled"
     time.sleep(3)                                    # what was queued drains without doing the work
     assert store.job(job)["state"] == "cancelled" and store.outputs(job) == []
+
+
+def test_redis_restarted_mid_job_fails_clearly_and_a_resubmission_completes(tmp_path, monkeypatch, redis_server,
+                                                                            store, queue, start_worker):
+    src = tmp_path / "src"
+    episode(src)
+    start_worker(TOY_ENGINE_DELAY="0.7")
+    job = _submit(queue, store, src)
+    deadline = time.monotonic() + 60
+    while store.progress(job)["natural"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    redis_server.stop()                              # no persistence: the queue and the chords are gone
+    redis_server.start()
+    rec = queue.wait(store, job)
+    assert rec["state"] == "failed" and "the queue lost this job" in rec["errors"][0]
+    assert store.outputs(job) == [] and not store.out(job).exists()
+    again = _submit(queue, store, src)               # the worker reconnected; the spoken takes are re-used
+    rec = queue.wait(store, again)
+    assert rec["state"] == "done", rec.get("errors")
+    assert tree(store.out(again)) == _local(tmp_path, src, monkeypatch)
+
+
+BUILTIN = [("Alice", "Good morning."), ("Bob", "早上好。")]
+
+
+def test_a_job_with_the_built_in_engine(tmp_path, monkeypatch, store, queue, start_worker):
+    src = tmp_path / "src"
+    episode(src, lines=BUILTIN, cast="characters:\n  Alice: kokoro:jf_alpha\n  Bob: kokoro:jm_kumo\n")
+    start_worker()
+    job = _submit(queue, store, src)
+    rec = queue.wait(store, job)
+    assert rec["state"] == "done", rec.get("errors")
+    assert rec["engine"] == "kokoro"
+    assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)

@@ -135,16 +135,51 @@ def episode(folder: Path, lines=SRT_LINES, cast: str = CAST) -> tuple[Path, Path
     return srt, cast_file
 
 
-def tree(folder: Path) -> dict[str, bytes]:
+def tree(folder: Path, *also: Path) -> dict[str, bytes]:
     """Every file of an output folder (not the hidden ones) -> its bytes, with the folder's own
-    path (which editor timelines name their media by) replaced by a placeholder."""
+    path (which editor timelines name their media by), and those of ``also``, replaced by a placeholder."""
     out = {}
     root = folder.resolve()
+    roots = [root, *(Path(a).resolve() for a in also)]
     for f in sorted(root.rglob("*")):
         rel = f.relative_to(root)
         if f.is_file() and not any(p.startswith(".") for p in rel.parts):
             data = f.read_bytes()
-            for form in (root.as_uri().encode(), str(root).encode()):
-                data = data.replace(form, b"<OUT>")
+            for r in roots:
+                for form in (r.as_uri().encode(), str(r).encode()):
+                    data = data.replace(form, b"<OUT>")
             out[rel.as_posix()] = data
     return out
+
+
+class Server:
+    """``indextts-dub serve`` (uvicorn) as a separate process on a free port."""
+
+    def __init__(self, broker: str, store: Path, keys: Path, log: Path, env: dict | None = None,
+                 extra: list[str] | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.fh = open(log, "ab")
+        cmd = [sys.executable, "-m", "indextts_dub", "serve", "--broker", broker, "--store", str(store),
+               "--keys", str(keys), "--port", str(self.port), *(extra or [])]
+        self.proc = subprocess.Popen(cmd, stdout=self.fh, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+        def up() -> bool:
+            import requests
+
+            try:
+                return requests.get(self.url + "/openapi.json", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+        _wait(up, 60, "the server", self.proc, log)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.fh.close()
