@@ -117,6 +117,9 @@ def prepare(store: Store, job: str, subtitles: str, cast: str | None = None, vid
     opts = options or pipeline.DubOptions()
     opts = dataclasses.replace(opts, cache=str(store.takes), wait=True)
     store.put(job, "options.pickle", opts)
+    # the take cache's speed model as the job begins: every task of the job predicts with it, as
+    # every line of a local run does (what the job's renders teach it is added when it is done)
+    store.put(job, "speed-model.pickle", TakeCache(store.takes).speed_shares())
     store.update(job, inputs={"subtitles": subtitles, "cast": cast, "video": video})
     inp, _ = read_job(store, job)
     synth = Synthesizer(inp.engine, inp.load_engine)
@@ -262,13 +265,13 @@ def _failed(store: Store, job: str, errors: list[str]) -> None:
     raise Ignore()
 
 
-def _synth(store: Store, inp: pipeline.Inputs) -> Synthesizer:
-    return Synthesizer(inp.engine, inp.load_engine, TakeCache(store.takes))
+def _synth(store: Store, inp: pipeline.Inputs, job: str) -> Synthesizer:
+    return Synthesizer(inp.engine, inp.load_engine, TakeCache(store.takes), _shares=store.get(job, "speed-model.pickle"))
 
 
 def _work(synth: Synthesizer) -> dict[str, Any]:
     w = pipeline.engine_work(synth)
-    return {"seconds": w.seconds, "calls": w.calls, "notes": list(w.notes)}
+    return {"seconds": w.seconds, "calls": w.calls, "notes": list(w.notes), "observed": synth._observed}
 
 
 def natural(job: str, k: int) -> dict[str, Any] | None:
@@ -278,7 +281,7 @@ def natural(job: str, k: int) -> dict[str, Any] | None:
             return None
         inp, _ = _inputs(store, job)
         only = set(store.job(job)["groups"][k])
-        synth = _synth(store, inp)
+        synth = _synth(store, inp, job)
         with _in(store.inputs(job)):
             takes = pipeline.natural_takes(inp, synth, only=only)
         store.mark(job, "natural", k, len(only))
@@ -307,7 +310,7 @@ def fitted(job: str, k: int) -> dict[str, Any] | None:
         inp, _ = _inputs(store, job)
         only = set(store.job(job)["groups"][k])
         the_plan = store.get(job, "plan.pickle")
-        synth = _synth(store, inp)
+        synth = _synth(store, inp, job)
         with _in(store.inputs(job)):
             takes = pipeline.natural_takes(inp, synth, only=only)
             clips = pipeline.fitted_clips(inp, the_plan, synth, takes, only=only)
@@ -340,6 +343,11 @@ def deliver(results: list[dict[str, Any] | None], job: str) -> None:
         except BaseException:
             staging.abort()
             raise
+        observed: dict[str, list[float]] = {}
+        for r in spoken:
+            for key, values in (r.get("observed") or {}).items():
+                observed.setdefault(key, []).extend(values)
+        TakeCache(store.takes).add_speed_shares(observed)
         summary = summary_text(clips, inp.cast_lines.skipped, done.warnings, done.facts)
         store.update(job, state="done", stage="done", warnings=done.warnings, summary=summary, ended=time.time(),
                      outputs=store.outputs(job), engine_seconds=work.seconds, synthesis_calls=work.calls)

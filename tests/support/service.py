@@ -137,7 +137,9 @@ def episode(folder: Path, lines=SRT_LINES, cast: str = CAST) -> tuple[Path, Path
 
 def tree(folder: Path, *also: Path) -> dict[str, bytes]:
     """Every file of an output folder (not the hidden ones) -> its bytes, with the folder's own
-    path (which editor timelines name their media by), and those of ``also``, replaced by a placeholder."""
+    path (which editor timelines name their media by), and those of ``also``, replaced by a
+    placeholder, and plan.json without the seconds its run took (``summary.engine_seconds``,
+    ``summary.stage_seconds``: two local runs differ there too)."""
     out = {}
     root = folder.resolve()
     roots = [root, *(Path(a).resolve() for a in also)]
@@ -148,6 +150,13 @@ def tree(folder: Path, *also: Path) -> dict[str, bytes]:
             for r in roots:
                 for form in (r.as_uri().encode(), str(r).encode()):
                     data = data.replace(form, b"<OUT>")
+            if rel.as_posix() == "plan.json":       # what the run cost in time differs run to run
+                import json
+
+                doc = json.loads(data)
+                for key in ("engine_seconds", "stage_seconds"):
+                    doc.get("summary", {}).pop(key, None)
+                data = json.dumps(doc, sort_keys=True).encode()
             out[rel.as_posix()] = data
     return out
 
