@@ -31,7 +31,7 @@ from .plan import SPEED_BOUNDS, Plan, PlanOptions, plan, plan_per_line
 from .takes import NotCached, Synthesizer, Take, TakeCache
 from .takes import engine as engine_setup
 from .takes.cache import DIRNAME as CACHE_DIRNAME
-from .timebase import timecode
+from .timebase import SAMPLE_RATE, timecode
 from .voices import prompts
 from .voices.library import default_path as default_library
 from .voices.resolve import resolve as resolve_voices
@@ -58,7 +58,8 @@ class DubOptions:
     voice: str | None = None                     # for every speaker, when there is no casting file
     encoding: str | None = None
     fill: bool = False
-    allow_overlap: bool = False
+    strict: bool = False                         # refuse one character's overlapping cues
+    skip_unspeakable: bool = False               # skip (and list) lines in languages the engine cannot speak
     speed_bounds: tuple[float, float] | None = None
     cache: str | Path | bool | None = None
     cache_limit: int | None = None               # bytes
@@ -169,7 +170,8 @@ def read_inputs(subtitles: str | Path | None, cast: str | Path | None = None, vi
         Path(cast_file.voice_library) if cast_file.voice_library else default_library())
     voices, voice_notes = resolve_voices(cast_file.voices(), cast_file.file, info,
                                          engine_setup.loader(engine_name, engine_options, cast_file), library)
-    cast_lines = cast_cues(cues, cast_file, info, allow_overlap=opts.allow_overlap, voices=voices, bounds=(lo, hi))
+    cast_lines = cast_cues(cues, cast_file, info, strict=opts.strict, voices=voices, bounds=(lo, hi),
+                           skip_unspeakable=opts.skip_unspeakable)
     if not cast_lines.lines:
         raise DubError.at(subtitles, None, None, "no cue has anything to say: "
                           + "; ".join(f"line {s.cue.line}: {s.reason}" for s in cast_lines.skipped[:5]))
@@ -333,9 +335,34 @@ class Decision:
 
     index: int          # Line.index
     character: str
-    text: str
+    text: str           # as shown
     action: str         # "reuse", "re-fit" or "synthesize"
     why: str
+    source: str = ""    # file:line (Cue.source)
+    language: str = ""
+    speech: str = ""    # exactly what the engine is asked to say
+    start: int = 0      # the line's slot (its cue), samples at 48 kHz
+    end: int = 0
+
+
+@dataclass
+class DryRun:
+    """What :func:`dry_run` found: a decision per line, the cues skipped and why, the warnings."""
+
+    decisions: list[Decision]
+    skipped: list            # lines.Skipped: the cue and the reason
+    warnings: list[str]
+
+    def as_dict(self) -> dict:
+        """The document ``--dry-run --json`` prints (times in whole milliseconds)."""
+        def ms(samples: int) -> int:
+            return samples * 1000 // SAMPLE_RATE
+
+        return {"lines": [{"index": d.index, "source": d.source, "character": d.character, "language": d.language,
+                           "text": d.speech, "start_ms": ms(d.start), "end_ms": ms(d.end), "decision": d.action,
+                           "why": d.why} for d in self.decisions],
+                "skipped": [{"source": s.cue.source, "reason": s.reason} for s in self.skipped],
+                "warnings": list(self.warnings)}
 
 
 def _change(previous: dict | None, ln, content: str) -> str:
@@ -351,7 +378,7 @@ def _change(previous: dict | None, ln, content: str) -> str:
 
 
 def dry_run(subtitles: str | Path | None, cast: str | Path | None = None, video: str | Path | None = None,
-            out: str | Path = "out", options: DubOptions | None = None, **fields_) -> list[Decision]:
+            out: str | Path = "out", options: DubOptions | None = None, **fields_) -> DryRun:
     """What :func:`dub` would re-synthesize, re-fit or reuse, judged from the take cache and the
     previous run's ``plan.json``; writes nothing and never loads the engine."""
     opts = _options(options, fields_)
@@ -376,7 +403,8 @@ def dry_run(subtitles: str | Path | None, cast: str | Path | None = None, video:
         change = _change(prev, ln, synth.content(ln))
 
         def decide(action: str, why: str) -> None:
-            decisions.append(Decision(ln.index, ln.character, ln.text, action, why))
+            decisions.append(Decision(ln.index, ln.character, ln.text, action, why, ln.cue.source, ln.language,
+                                      ln.speech_text, ln.cue.start, ln.cue.end))
 
         if ln.index in missing:
             decide("synthesize", change or "no stored take for this content")
@@ -396,4 +424,6 @@ def dry_run(subtitles: str | Path | None, cast: str | Path | None = None, video:
         else:
             decide("re-fit", f"timing changed (slot {timecode(prev.get('slot', {}).get('start', 0))} -> "
                              f"{timecode(ln.cue.start)}){speed_note}")
-    return decisions
+    warnings = [*inp.voice_notes, *inp.cast_lines.warnings,
+                *(f"line {e.index} ({ln.cue.source}): {w}" for ln, e in zip(lines, the_plan.entries) for w in e.warnings)]
+    return DryRun(decisions, list(inp.cast_lines.skipped), warnings)

@@ -75,7 +75,7 @@ def _dub_kwargs(args: argparse.Namespace) -> dict:
                         lead_in_ms=args.lead_in_ms, min_gap_ms=args.min_gap_ms,
                         allow_cross_overlap=args.allow_cross_overlap)
     return dict(cast=args.cast, video=args.video, out=args.output, engine=args.engine, voice=args.voice,
-                encoding=args.encoding, fill=args.fill, allow_overlap=args.allow_overlap,
+                encoding=args.encoding, fill=args.fill, strict=args.strict, skip_unspeakable=args.skip_unspeakable,
                 speed_bounds=bounds, cache=cache, library=args.library, plan_options=popts,
                 planner=args.planner, retime_video=args.retime_video,
                 engine_options=parse_engine_options(args.engine_option) or None)
@@ -87,15 +87,28 @@ def _cmd_dub(args: argparse.Namespace) -> int:
     subtitles, timeline_file = timeline.inputs(args)
     kwargs = dict(_dub_kwargs(args), timeline=timeline_file, timeline_options=timeline.options(args),
                   editor_copies=timeline.editor_copies(args))
+    if args.json and not args.dry_run:
+        raise DubError.at(None, None, "--json", "goes with --dry-run (a run's own record is plan.json)")
     if args.dry_run:
         from ..pipeline import dry_run
 
-        decisions = dry_run(subtitles, **kwargs)
+        result = dry_run(subtitles, **kwargs)
+        if args.json:                  # one JSON document on stdout; everything else went to stderr
+            import json
+
+            json.dump(result.as_dict(), sys.stdout, ensure_ascii=False, indent=1)
+            sys.stdout.write("\n")
+            return 0
+        decisions = result.decisions
         for d in decisions:
             print(f"{d.index:4d}  {d.action:10s} {d.character[:14]:14s} {d.text[:40]:40s}  {d.why}")
         counts = {a: sum(d.action == a for d in decisions) for a in ("synthesize", "re-fit", "reuse")}
         print(f"would synthesize {counts['synthesize']}, re-fit {counts['re-fit']}, reuse {counts['reuse']} "
               f"of {len(decisions)} lines")
+        for s in result.skipped:
+            print(f"skipped {s.cue.source}: {s.reason}", file=sys.stderr)
+        for w in result.warnings:
+            print(f"warning: {w}", file=sys.stderr)
         return 0
     from ..deliver.mix import MixOptions
     from ..pipeline import dub
@@ -133,8 +146,12 @@ def add_dub_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--voice", help="voice for every speaker when there is no casting file")
     d.add_argument("--encoding", help="subtitle text encoding (default: detected)")
     d.add_argument("--fill", action="store_true", help="slow short lines toward their slot (within bounds)")
-    d.add_argument("--allow-overlap", action="store_true",
-                   help="accept one character's cues overlapping (the earlier line is fitted to end first)")
+    d.add_argument("--strict", action="store_true",
+                   help="refuse one character's cues overlapping (default: a warning; the earlier line is fitted "
+                        "to end first)")
+    d.add_argument("--skip-unspeakable", action="store_true",
+                   help="skip (and list) lines in a language the engine cannot speak (default: refuse them, "
+                        "each named)")
     d.add_argument("--speed-min", type=float,
                    help="slowest speed as heard, natural length / final length (default: the cast's fit, else 0.75; "
                         "only with --fill)")
@@ -147,6 +164,8 @@ def add_dub_parser(sub: argparse._SubParsersAction) -> None:
                    help="evict least recently used takes beyond this size (default 2G)")
     d.add_argument("--dry-run", action="store_true",
                    help="print which lines would be synthesized, re-fitted or reused, and why; write nothing")
+    d.add_argument("--json", action="store_true",
+                   help="with --dry-run: print one JSON document (lines, skipped cues, warnings) on stdout")
     d.add_argument("--wait", action="store_true", help="if another run is writing OUTPUT, wait for it")
     t = d.add_argument_group("timing plan (speeds are the tempo a listener hears: natural length / final length)")
     t.add_argument("--planner", choices=("episode", "per-line"), default="episode",

@@ -298,12 +298,14 @@ def range_in_timeline(tl, owner, r):
     """A range in ``owner``'s own coordinates (a marker's ``marked_range``, a clip's trimmed
     range) as the range it covers in the coordinates of the timeline's top stack, cut to
     what each enclosing item shows; None when some level trims it out of sight (a marker
-    past the used part of its clip, a clip outside a nested stack's source range). The top
+    outside the part of its clip the cut shows, transitions' handles included; a clip outside
+    a nested stack's source range). The top
     stack and its tracks cut nothing: what lies past the programme is the caller's to report."""
     import opentimelineio as otio
 
     def visible(cur, item):
-        shown = item.trimmed_range()
+        # an item in a track shows its handles too where a transition plays over them
+        shown = item.visible_range() if isinstance(item.parent(), otio.schema.Track) else item.trimmed_range()
         start = max(cur.start_time, shown.start_time)
         end = min(cur.end_time_exclusive(), shown.end_time_exclusive())
         if cur.duration.value <= 0:                         # a point: inside, or gone

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from ..cues import Cue
 from ..engines import EngineInfo
 from ..errors import DubError, Problems
-from ..text.speech import has_han, join_display, speakable, speech_text
+from ..text.script import detect_language, language_name
+from ..text.speech import join_display, speakable, speech_text
 from ..voices.ids import ResolvedVoice, builtin
 from ..voices.resolve import resolve_builtin
 from . import emotion as emo
@@ -60,9 +61,10 @@ class CastLines:
     voices: dict[str, dict] = field(default_factory=dict)   # character -> how its voice was resolved
 
 
-def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, allow_overlap: bool = False,
+def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bool = False,
               voices: dict[str, ResolvedVoice] | None = None,
-              bounds: tuple[float, float] | None = DEFAULT_SPEED_BOUNDS) -> CastLines:
+              bounds: tuple[float, float] | None = DEFAULT_SPEED_BOUNDS,
+              skip_unspeakable: bool = False) -> CastLines:
     """Give every cue a character, voice, emotion, language and speech text.
 
     ``voices`` maps character names ("" for the default voice) to resolved voices
@@ -70,7 +72,17 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, allow_over
     (``{emotion=angry:0.8}`` ...) override the character's defaults for one line.
     Cues with nothing to say are skipped and reported. Errors (collected, all at once):
     an unknown speaker with no default voice, a voice the engine lacks, a bad inline tag,
-    one character's cues overlapping each other (unless ``allow_overlap``).
+    one character's cues overlapping each other (only when ``strict``; else a warning, and the
+    earlier line is fitted to end first), a line in a
+    language the engine cannot speak (``EngineInfo.languages``; each such line named; with
+    ``skip_unspeakable`` they are skipped and listed instead). A line's language is its
+    inline tag's or its character's, else the one its letters are written in
+    (:func:`indextts_dub.text.script.detect_language`).
+
+    Cues that name no speaker and overlap each other are spoken by different voices: by
+    overlap layer, the default voice (``Narrator``), then ``Narrator 2``, ``Narrator 3`` ... with
+    the engine's other built-in voices in its order, those the cast uses left out
+    (:func:`_layer_unnamed`).
     """
     if voices is None:
         voices = resolve_builtin(cast_file.voices(), cast_file.file, info)
@@ -97,6 +109,7 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, allow_over
     skipped: list[Skipped] = []
     unknown: dict[str, Cue] = {}
     chosen: dict[str, dict] = {}
+    unnamed: list[int] = []              # positions in ``lines`` of lines whose cue names nobody
     known = ", ".join(cast_file.characters) or "(none)"
     for cue in cues:
         try:
@@ -136,7 +149,17 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, allow_over
         if cue.end == cue.start:
             skipped.append(Skipped(cue, "zero duration"))
             continue
-        language = language or ("zh" if has_han(display) else "en")
+        language = language or detect_language(display) or (info.languages[0] if info.languages else "en")
+        if info.languages and language not in info.languages:
+            why = (f"written in {language_name(language)}, which the {info.name} engine cannot speak "
+                   f"(it speaks {', '.join(info.languages)})")
+            if skip_unspeakable:
+                skipped.append(Skipped(cue, why))
+            else:
+                problems.add(cue.file, cue.line, "text" if cue.line else f"{cue.id}: text",
+                             f"{why}; choose an engine that speaks it, or pass --skip-unspeakable to leave "
+                             "such lines out")
+            continue
         speech = speech_text(cue.text, language)
         if not speakable(speech):
             skipped.append(Skipped(cue, "no speakable text"))
@@ -145,10 +168,13 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, allow_over
         line_bounds = _line_bounds(tags, ch, bounds, cue, path, problems)
         if not (tags.voice is not None and character in chosen):
             chosen.setdefault(character, rv.record | {"voice": f"{info.name}:{rv.voice}", "source": rv.source})
+        if ch is None and name is None and tags.voice is None:
+            unnamed.append(len(lines))
         lines.append(Line(0, cue, character, rv.voice, language, display, speech, emotion, line_bounds,
                           ch.gain_db if ch else 0.0, ch.pan if ch else 0.0, rv.reference, rv.reference_hash,
                           rv.source))
     problems.raise_if_any()
+    lines = _layer_unnamed(lines, unnamed, voices, info, chosen, warnings)
 
     last: dict[str, Line] = {}
     for ln in lines:
@@ -156,11 +182,12 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, allow_over
         if prev is not None and ln.cue.start < prev.cue.end:
             msg = (f"{ln.character}'s cue starts before their previous cue ({prev.cue.where}) ends; "
                    "one voice cannot say two lines at once")
-            if allow_overlap:
-                warnings.append(f"{ln.cue.source}: start: {msg} (allowed: the earlier line is fitted to end first)")
-            else:
+            if strict:
                 problems.add(ln.cue.file, ln.cue.line, "start" if ln.cue.line else f"{ln.cue.id}: start",
-                             msg + "; fix the times or pass --allow-overlap")
+                             msg + "; fix the times (--strict refuses overlaps)")
+            else:
+                warnings.append(f"{ln.cue.source}: start: {msg} (the earlier line is fitted to end first; "
+                                "--strict refuses this)")
         if prev is None or ln.cue.end > prev.cue.end:
             last[ln.character] = ln
     problems.raise_if_any()
@@ -171,6 +198,48 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, allow_over
                         "one; it is kept in plan.json and the timeline (IndexTTS2 renders it)")
     records = {ln.character: chosen[ln.character] for ln in lines if ln.character in chosen}
     return CastLines(lines, skipped, warnings, records)
+
+
+def _layer_unnamed(lines: list[Line], unnamed: list[int], voices: dict[str, ResolvedVoice], info: EngineInfo,
+                   chosen: dict[str, dict], warnings: list[str]) -> list[Line]:
+    """Lines whose cues name no speaker, given out by overlap layer: each takes the first layer
+    free at its start (layer 1: the default voice, as ``Narrator``); layer k > 1 is
+    ``Narrator k`` with the (k-1)-th of the engine's built-in voices that neither the default
+    voice nor any character of the cast uses (round the list again past its end). An engine
+    without built-in voices keeps them all on the default voice (their overlaps are then
+    same-character overlaps)."""
+    if not unnamed:
+        return lines
+    taken = {rv.voice for rv in voices.values()}
+    spare = [v for v in info.voice_ids() if v not in taken]
+    ends: list[int] = []                  # per layer, where its last line ends
+    layer_of: dict[int, int] = {}
+    for pos in sorted(unnamed, key=lambda p: (lines[p].cue.start, p)):
+        cue = lines[pos].cue
+        k = next((i for i, end in enumerate(ends) if end <= cue.start), len(ends))
+        if k == len(ends):
+            ends.append(cue.end)
+        ends[k] = max(ends[k], cue.end)
+        layer_of[pos] = k
+    if len(ends) < 2 or not spare:
+        return lines
+    out = list(lines)
+    counts: dict[str, int] = {}
+    for pos, k in layer_of.items():
+        if k == 0:
+            continue
+        voice = spare[(k - 1) % len(spare)]
+        character = f"{DEFAULT_CHARACTER} {k + 1}"
+        rv = builtin(voice, info)
+        source = f"{rv.source} (overlap layer {k + 1} of the cues that name no speaker)"
+        chosen.setdefault(character, rv.record | {"voice": f"{info.name}:{voice}", "source": source})
+        out[pos] = replace(lines[pos], character=character, voice=voice, reference=None, reference_hash=None,
+                           voice_source=source)
+        counts[character] = counts.get(character, 0) + 1
+    warnings.append("cues that name no speaker overlap: " + ", ".join(
+        f"{n} spoken by {c} ({chosen[c]['voice']})" for c, n in sorted(counts.items()))
+                    + f", the rest by {DEFAULT_CHARACTER}; name the speakers to choose their voices")
+    return out
 
 
 def _line_bounds(tags, ch: Character | None, bounds: tuple[float, float], cue: Cue, path: str,

@@ -116,9 +116,26 @@ def test_a_25_fps_edl_is_read_at_the_rate_given_with_fps():
     assert tin.length == (19 * 25 + 21) * timebase.SAMPLE_RATE // 25
 
 
+def test_markers_over_transitions_sit_where_media_composer_shows_them():
+    """The AAF adapter's sample: Media Composer's own marker list (frame in the sequence,
+    frame in the clip) beside the AAF; markers on clips, gaps and over transition handles."""
+    listed = [line.split() for line in (THIRD / "aaf" / "multiple-markers-over-transitions.txt").read_text().splitlines()
+              if line.strip()]
+    cues, tin, _ = load_cues(None, THIRD / "aaf" / "multiple-markers-over-transitions.aaf", None,
+                             TimelineOptions(allow_offline_media=True, marker_color="RED"))
+    # the last three it lists (frames 392, 398, 404) sit on the closing fade's handle, past the
+    # sequence's 392 frames: nothing plays there
+    assert tin.length == 392 * FRAME_24
+    expected = sorted(int(f[1]) for f in listed if int(f[1]) < 392)
+    assert sorted(c.start // FRAME_24 for c in cues) == expected and len(expected) == len(listed) - 3 > 30
+    assert all(c.length == FRAME_24 for c in cues)
+
+
 def test_aaf_marker_problems_name_the_marker_not_line_0(tmp_path):
+    cast = tmp_path / "cast.yaml"          # every marker to one voice: its overlaps, refused with --strict
+    cast.write_text("engine: kokoro\ncharacters:\n  Alice:\n    voice: kokoro:jf_alpha\n    cues: [1, 2, 3, 4]\n")
     res = run_cli("dub", THIRD / "aaf" / "marker-over-transition.aaf", "--dry-run", "--allow-offline-media",
-                  "--marker-color", "BLUE", "-o", tmp_path / "out", "-q")
+                  "--cast", cast, "--marker-color", "BLUE", "--strict", "-o", tmp_path / "out", "-q")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert ".aaf:0" not in res.stderr and "line 0" not in res.stderr
     assert "marker 's999_1.gt_2' at 01:00:00:00" in res.stderr

@@ -243,7 +243,7 @@ def test_lines_sharing_a_frame_lose_nothing(tmp_path, toy_engine):
 
     # Alice's long line squeezed into its slot (a high compress cap), ending where her next line starts
     dub(make_srt(tmp_path / "ep.srt", cues), timeline=cut, cast=write(tmp_path / "cast.yaml", TOY_CAST),
-         out=tmp_path / "out", allow_overlap=True,
+         out=tmp_path / "out",
          plan_options=PlanOptions(compress_cap=8.0, min_gap_ms=0, lead_in_ms=0))
     out = tmp_path / "out"
     copy = read(out / "editor" / "timeline.otio").timeline

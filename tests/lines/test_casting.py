@@ -96,10 +96,13 @@ def test_overlapping_cues_of_one_character(tmp_path):
     cues = read_cues(write(tmp_path / "o.srt", srt))
     c = read_cast_file(write(tmp_path / "cast.yaml", CAST))
     with pytest.raises(DubError) as err:
-        cast_cues(cues, c, INFO)
+        cast_cues(cues, c, INFO, strict=True)
     assert "o.srt:6: start: Alice's cue starts before their previous cue (line 2) ends" in str(err.value)
-    result = cast_cues(cues, c, INFO, allow_overlap=True)
-    assert len(result.lines) == 3 and any("allowed" in w for w in result.warnings)
+    result = cast_cues(cues, c, INFO)
+    assert len(result.lines) == 3
+    assert [w for w in result.warnings if "starts before" in w] == [
+        f"{tmp_path / 'o.srt'}:6: start: Alice's cue starts before their previous cue (line 2) ends; one voice "
+        "cannot say two lines at once (the earlier line is fitted to end first; --strict refuses this)"]
 
 
 @pytest.mark.parametrize("text, line, field, words", [

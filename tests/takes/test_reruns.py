@@ -99,7 +99,7 @@ def test_edit_one_line_costs_one_synthesis_and_nothing_else_changes(demo_project
     original = srt.read_text(encoding="utf-8")
     srt.write_text(original.replace("Mei: 好的。", "Mei: 好的，马上。"), encoding="utf-8")
     try:
-        decisions = dry_run(srt, cast=DEMO / "cast.yaml", out=folder / "out")
+        decisions = dry_run(srt, cast=DEMO / "cast.yaml", out=folder / "out").decisions
         assert [(d.index, d.action) for d in decisions if d.action != "reuse"] == [(3, "synthesize")]
         assert "text changed" in decisions[2].why
         res = dub(srt, cast=DEMO / "cast.yaml", out=folder / "out")
@@ -120,7 +120,7 @@ def test_moving_a_cue_costs_no_synthesis(demo_project):
     # re-balances it and its neighbours: re-fits, no synthesis.
     srt.write_text(original.replace("00:00:09,000 --> 00:00:11,600", "00:00:09,100 --> 00:00:11,700"), encoding="utf-8")
     try:
-        decisions = dry_run(srt, cast=DEMO / "cast.yaml", out=folder / "out")
+        decisions = dry_run(srt, cast=DEMO / "cast.yaml", out=folder / "out").decisions
         assert "synthesize" not in {d.action for d in decisions}
         assert decisions[3].action == "re-fit" and "timing changed" in decisions[3].why
         res = dub(srt, cast=DEMO / "cast.yaml", out=folder / "out")
