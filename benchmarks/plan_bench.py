@@ -14,7 +14,11 @@ in indextts_dub.plan_per_line) it prints:
   heard, natural length / final length);
 * lines past the 1.25x bound, overruns the plan reports (count, ms), and overlaps with another
   character's line that the subtitles did not have (per-line fitting makes them silently);
-* planning CPU time per 1 000 lines (median of repeated runs; the synthetic film shows it at scale).
+* planning CPU time per 1 000 lines (median of repeated runs; the synthetic film shows it at scale);
+* a dry run at scale: a 10 000-cue subtitle file whose speaker prefixes name 2 000 characters
+  (``--scale-cues``, ``--scale-characters``), as ``indextts-dub dub --dry-run`` runs it (reading,
+  casting, planning), its wall time against the same cues with no names in the same process,
+  and the process's peak memory.
 """
 from __future__ import annotations
 
@@ -150,10 +154,54 @@ def synthetic_film(n: int, seed: int = 11):
     return lines, nat, int((t + 1) * 48000)
 
 
+def scale_srt(path: Path, cues: int, characters: int, seed: int = 5) -> Path:
+    """A film's subtitles: ``cues`` cues, ``Name: text`` prefixes naming ``characters`` speakers
+    (0: none), gaps as real films have them and about 5 % of cues overlapping the previous one."""
+    rng = random.Random(seed)
+
+    def ts(ms: int) -> str:
+        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    def name(k: int) -> str:           # pronounceable, no digits: "Rekode", "Sisofi"
+        return "".join("bdfgklmnprstvz"[(k // 14 ** p) % 14] + "aeiou"[(k // 14 ** p) % 5] for p in range(4)).capitalize()
+
+    out, t = [], 2000
+    for i in range(1, cues + 1):
+        d = rng.randint(600, 4000)
+        who = f"{name(rng.randrange(characters))}: " if characters else ""
+        out.append(f"{i}\n{ts(t)} --> {ts(t + d)}\n{who}Line number {i} is said here.\n")
+        t += d + rng.choice([0, 40, 100, 200, 400, 1000, 3000]) - (300 if rng.random() < 0.05 else 0)
+    path.write_text("\n".join(out), encoding="utf-8")
+    return path
+
+
+def bench_scale(cues: int, characters: int, voice: str) -> None:
+    import resource
+
+    from indextts_dub.pipeline import dry_run
+
+    folder = Path(tempfile.mkdtemp())
+    plain = scale_srt(folder / "plain.srt", cues, 0)
+    named = scale_srt(folder / "named.srt", cues, characters)
+    print(f"== dry run at scale: {cues} cues, no names, then {characters} characters (reading, casting, planning)")
+    times = {}
+    for label, srt in (("no names", plain), ("names", named)):
+        t0 = time.perf_counter()
+        result = dry_run(srt, out=folder / "out", voice=voice, cache=False)
+        times[label] = time.perf_counter() - t0
+        chars = len({d.character for d in result.decisions})
+        print(f"  {label:9s} {len(result.decisions):6d} lines  {chars:5d} characters  {times[label]:6.2f} s", flush=True)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  names / no names: {times['names'] / times['no names']:.2f}x; peak memory of the process {peak:.0f} MB")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--engine", choices=("kokoro", "toy"), default="kokoro")
     ap.add_argument("--film-lines", type=int, default=2000)
+    ap.add_argument("--scale-cues", type=int, default=10000)
+    ap.add_argument("--scale-characters", type=int, default=2000)
+    ap.add_argument("--only-scale", action="store_true", help="only the dry run at scale")
     args = ap.parse_args()
     if args.engine == "toy":         # the tests' engine distribution, installed as pip would leave it
         from support import engine_dist
@@ -161,6 +209,9 @@ def main() -> int:
         sys.path.insert(0, str(engine_dist.install(Path(tempfile.mkdtemp()) / "site")))
     demo = REPO / "samples" / "demo"
     engine = None if args.engine == "kokoro" else "toy"
+    if args.only_scale:
+        bench_scale(args.scale_cues, args.scale_characters, "kokoro:jf_alpha" if engine is None else "toy:low")
+        return 0
     bench_input("demo (samples/demo)", *load(demo / "episode.srt", demo / "cast.yaml", engine, demo / "clip.mp4"))
     bench_input("Sintel (sintel_en.srt, 2 characters)", *load(sintel_srt(), SINTEL_CAST, engine, None))
 
@@ -177,6 +228,7 @@ def main() -> int:
     p = plan(lines, nat, programme, allow_cross_overlap=True)
     cpu = plan_cpu(lambda: plan(lines, nat, programme, allow_cross_overlap=True), repeat=3) / len(lines)
     print(row("episode+x", figures(p, lines, None), cpu) + "   (episode with --allow-cross-overlap)", flush=True)
+    bench_scale(args.scale_cues, args.scale_characters, "kokoro:jf_alpha" if engine is None else "toy:low")
     return 0
 
 

@@ -67,6 +67,7 @@ W_DELAY_LAST = (1000.0, 1000.0)   # compress, past the cap: delay^2, delay (dear
 W_COMPRESS = (100.0, 100.0)   # beyond the bound, in seconds taken off the speech: s^2, s
 W_OVERRUN = (1000.0, 10000.0) # o^2, o
 SMOOTH_FADE_S = 1.5           # smoothness fades with the silence between two lines (e-folding, s)
+SMOOTH_CUTOFF_S = SMOOTH_FADE_S * 21   # past this silence it weighs under 1e-9 of itself: left out
 TOL_MS = 1.5           # rounding and solver noise: less than this over a limit is trimmed, not an overrun
 SNAP_MS = 1.0          # starts within this of the cue are on the cue
 SNAP_TEMPO = 5e-4      # tempos within this of 1 are natural
@@ -81,6 +82,14 @@ class _Solution:
     compress: np.ndarray
     status: str
     iterations: int
+
+
+def _couplings(cs, ce, n, tmax, a, b, max_delay, gap, lead):
+    """For pairs (a, b) of one character's consecutive lines (seconds): whether their silence is
+    past the smoothness cutoff, and whether ``a`` can reach ``b`` at all."""
+    far_silence = np.maximum(0.0, cs[b] - ce[a]) > SMOOTH_CUTOFF_S
+    reachable = cs[a] + max_delay + n[a] * tmax[a] + gap > cs[b] - np.minimum(lead, cs[b])
+    return far_silence, reachable
 
 
 def _solve(ep: Episode, opts: PlanOptions, programme: int | None) -> _Solution:
@@ -131,11 +140,20 @@ def _solve(ep: Episode, opts: PlanOptions, programme: int | None) -> _Solution:
     nxt = np.array([-1 if j is None else j for j in ep.next_same])
     has_next = nxt >= 0
     a, b = idx[has_next], nxt[has_next]
+    # Pairs of one character's consecutive lines couple the two lines in the solve. In a film of
+    # many characters with few lines each they lie far apart, and each such coupling fills the
+    # solver's factorization: keep only those that can matter (the planning cost then does not
+    # grow with the number of characters). Smoothness past SMOOTH_CUTOFF silences weighs less
+    # than 1e-9 of its own weight; the gap constraint holds by the bounds alone when the first
+    # line, started as late and spoken as slowly as it may be, still ends before the second can
+    # start.
+    far_silence, reachable = _couplings(cs, ce, n, tmax, a, b, max_delay, gap, lead)
     if opts.smoothness > 0 and a.size:
-        silence = np.maximum(0.0, cs[b] - ce[a])
-        lam = opts.smoothness * np.exp(-silence / SMOOTH_FADE_S) * ((n[a] > 0) & (n[b] > 0))
-        pr += [v(T, a), v(T, b), v(T, a)]
-        pc += [v(T, a), v(T, b), v(T, b)]
+        sa, sb = a[~far_silence], b[~far_silence]
+        silence = np.maximum(0.0, cs[sb] - ce[sa])
+        lam = opts.smoothness * np.exp(-silence / SMOOTH_FADE_S) * ((n[sa] > 0) & (n[sb] > 0))
+        pr += [v(T, sa), v(T, sb), v(T, sa)]
+        pc += [v(T, sa), v(T, sb), v(T, sb)]
         pv += [2 * lam, 2 * lam, -2 * lam]
     Pm = sparse.csc_matrix((np.concatenate(pv), (np.concatenate(pr), np.concatenate(pc))), shape=(m * NV, m * NV))
 
@@ -161,8 +179,9 @@ def _solve(ep: Episode, opts: PlanOptions, programme: int | None) -> _Solution:
         add([v(DL)], [1.0], 0.0)
     add([v(D), v(DL)], [1.0, -1.0], 0.0)                           # delay >= delta
     add([v(D), v(T), v(P)], [1.0, n, -1.0], ce - cs)               # spill >= end - cue end
-    # end + gap <= the same character's next start
-    add([v(D, a), v(T, a), v(D, b), v(O, a)], [1.0, n[a], -1.0, -1.0], cs[b] - cs[a] - gap)
+    # end + gap <= the same character's next start (where the bounds do not already keep it)
+    ga, gb = a[reachable], b[reachable]
+    add([v(D, ga), v(T, ga), v(D, gb), v(O, ga)], [1.0, n[ga], -1.0, -1.0], cs[gb] - cs[ga] - gap)
     if programme is not None:                                      # the last line of a character: the end
         last = idx[~has_next]
         add([v(D, last), v(T, last), v(O, last)], [1.0, n[last], -1.0], programme / sr - cs[last])

@@ -54,7 +54,14 @@ def structure(lines: list[Line], natural: Mapping[int, int], opts: PlanOptions, 
         # for each line and each other character: that character's first line whose cue starts at or
         # after this cue's end (its later lines are chained behind it). Lines whose cues already
         # overlap this one were written to overlap, and may.
+        #
+        # Only lines that could start before the first of them are needed: a line whose cue starts
+        # more than lead-in + the longest delay after that first one's cue always starts after it,
+        # so "end before the first" already keeps this line off it (the same overrun variable in
+        # both). That bounds the scan by time, whatever the number of characters: without it a
+        # film of many characters with few lines each had one constraint per line and character.
         lead = opts.lead_in_ms * SAMPLE_RATE // 1000
+        delay = opts.max_shift_ms * SAMPLE_RATE // 1000 if opts.overflow in ("shift", "compress") else 0
         starts = cs
         nchars = len(set(chars))
         for i in range(len(ls)):
@@ -62,10 +69,15 @@ def structure(lines: list[Line], natural: Mapping[int, int], opts: PlanOptions, 
             j = int(np.searchsorted(starts, ce[i], side="left"))
             # the latest this line can end: its character's next line, else far away
             horizon = starts[next_same[i]] + lead if next_same[i] is not None else None
+            window_end = None
             while j < len(ls):
                 if horizon is not None and starts[j] - lead > horizon:
                     break
+                if window_end is not None and starts[j] > window_end:
+                    break
                 if chars[j] not in seen:
+                    if window_end is None:
+                        window_end = starts[j] + lead + delay
                     seen.add(chars[j])
                     cross[i].append(j)
                     if len(seen) == nchars:

@@ -17,8 +17,9 @@ def bench(*args: str, timeout: int = 600) -> str:
 
 
 def test_plan_bench_runs_with_the_toy_engine():
-    out = bench("benchmarks/plan_bench.py", "--engine", "toy", "--film-lines", "200")
-    assert "per-line" in out and "episode" in out
+    out = bench("benchmarks/plan_bench.py", "--engine", "toy", "--film-lines", "200", "--scale-cues", "300",
+                "--scale-characters", "60")
+    assert "per-line" in out and "episode" in out and "names / no names" in out
 
 
 def test_timeline_bench_runs():
