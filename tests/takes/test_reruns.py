@@ -76,7 +76,7 @@ def test_a_dry_run_or_a_rerun_with_nothing_changed_loads_neither_engine_nor_embe
 
     for target, name in ((engines, "load"), (embedding, "embed"), (embedding, "_model"), (match, "nearest")):
         monkeypatch.setattr(target, name, refuse)
-    decisions = dry_run(srt, cast=DEMO / "cast.yaml", out=folder / "out")
+    decisions = dry_run(srt, cast=DEMO / "cast.yaml", out=folder / "out").decisions
     assert {d.action for d in decisions} == {"reuse"}
     res = dub(srt, cast=DEMO / "cast.yaml", out=folder / "out")
     assert res.facts.synthesis_calls == 0
