@@ -187,7 +187,7 @@ def bench_scale(cues: int, characters: int, voice: str) -> None:
     times = {}
     for label, srt in (("no names", plain), ("names", named)):
         t0 = time.perf_counter()
-        result = dry_run(srt, out=folder / "out", voice=voice, cache=False)
+        result = dry_run(srt, out=folder / "out", voice=voice, engine=voice.split(":")[0], cache=False)
         times[label] = time.perf_counter() - t0
         chars = len({d.character for d in result.decisions})
         print(f"  {label:9s} {len(result.decisions):6d} lines  {chars:5d} characters  {times[label]:6.2f} s", flush=True)
