@@ -50,3 +50,8 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.items:
             raise DubError(self.items)
+
+
+class SystemFault(Exception):
+    """The machine refused something a run needs (a full disk, a read-only folder, a failed
+    rename): one line saying what failed and where. The command line exits 3."""

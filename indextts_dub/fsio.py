@@ -7,15 +7,21 @@
 * :func:`cache_dir` and :func:`data_dir` are the user's folders (``~/.cache/indextts-dub`` and
   ``~/.local/share/indextts-dub`` on Linux), made on demand.
 * :class:`Staging` is a run's output folder: everything is written into a hidden staging folder
-  and renamed into place when the run succeeds, under a lock that admits one run at a time.
+  and its files are renamed into place when the run succeeds, under a lock that admits one run
+  at a time, through a journal that the next run finishes or rolls back if the commit was cut off;
+  a manifest lists what the run owns, so the next run removes what it no longer produces and
+  never touches anything else.
 
 Temporary names start with a dot and contain ``.tmp`` (:data:`TEMP_GLOB`), so a folder's
 upkeep can find those a killed writer left.
 """
 from __future__ import annotations
 
+import array
 import contextlib
+import errno
 import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -23,12 +29,14 @@ import time
 from pathlib import Path
 from typing import IO, Iterator
 
-from .errors import DubError
+from .errors import DubError, SystemFault
 
 APP = "indextts-dub"
 TEMP_GLOB = ".*.tmp*"                       # what temporary_name() makes
 STAGING_PREFIX = ".indextts-dub-staging-"
 LOCK = ".indextts-dub.lock"
+MANIFEST = ".indextts-dub-manifest.json"     # the files the last run placed (what it owns)
+JOURNAL = ".indextts-dub-journal.json"       # a commit under way
 
 
 def temporary_name(path: Path, keep_suffix: bool = False) -> Path:
@@ -123,30 +131,45 @@ def data_dir() -> Path:
 # ---------------------------------------------------------------- a run's output folder
 
 class Staging:
-    """Outputs appear whole or not at all, and one run at a time writes a project.
+    """Outputs appear whole or not at all, one run at a time writes a project, and nothing the
+    runs did not make is ever touched.
 
-    Everything a run writes goes into a hidden staging folder inside the output folder; only when
-    every file is complete are they renamed into place (a folder such as ``clips/`` replaces the
-    previous one as a whole). A failed run removes its staging folder, and the output folder too
-    when the run created it, leaving earlier outputs intact.
+    Everything a run writes goes into a hidden staging folder inside the output folder. When every
+    file is complete, :meth:`commit` moves the files (never whole folders) into place:
+
+    1. it checks what can be checked first (each target and its folders are plain folders and
+       files on the output's file system, writable, not immutable or append-only);
+    2. it writes a journal (:data:`JOURNAL`): the staging folder, a backup folder, the files to
+       place and the files of the previous run (its :data:`MANIFEST`) this run no longer makes;
+    3. it moves each previous file it replaces or removes into the backup folder, then each new
+       file into place, writes the new manifest and removes the journal and the backup.
+
+    A step that fails rolls everything back (the previous outputs are byte-identical); a commit cut
+    off by a crash is finished (or, if it cannot be, rolled back) by the next run that takes the
+    lock. A file the user put into the output folder (say ``clips/mine.wav``) is in no manifest and
+    is never moved or removed.
 
     A run holds an exclusive lock on ``<out>/.indextts-dub.lock`` (``flock``, released by the
     kernel if the process dies, so a ``kill -9`` never leaves a stale lock). A second run on the
-    same folder waits for it (``wait=True``) or stops with a message naming the holder. Staging
-    folders left by a killed run are removed by the next run that takes the lock.
+    same folder waits for it (``wait=True``) or stops with a message naming the holder. A failed
+    run that made the output folder removes it again; a waiter that finds its lock file gone takes
+    a new one, so two runs never hold the folder at once.
     """
 
     def __init__(self, out: str | Path, field: str = "--output", wait: bool = False):
+        if str(out) == "":
+            raise DubError.at(None, None, field, "is empty (give a folder; -o . is the current folder)")
         self.out = Path(out)
+        self.field = field
         self.created_out = False
         self._lock_fd: int | None = None
+        if self.out.is_symlink() and not self.out.exists():
+            raise DubError.at(self.out, None, field, "is a symbolic link to nothing")
         if self.out.exists() and not self.out.is_dir():
             raise DubError.at(self.out, None, field, "exists and is not a folder")
         try:
-            if not self.out.exists():
-                self.out.mkdir(parents=True)
-                self.created_out = True
             self._lock(field, wait)
+            recover(self.out)
             for stale in self.out.glob(STAGING_PREFIX + "*"):      # left by a run that was killed
                 shutil.rmtree(stale, ignore_errors=True)
             self.dir = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out))
@@ -158,14 +181,28 @@ class Staging:
             raise
 
     def _lock(self, field: str, wait: bool) -> None:
-        fd = os.open(self.out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise DubError.at(self.out, None, field, f"another indextts-dub run ({holder}) is writing this folder; "
-                              "wait for it to finish or pass --wait") from None
+        while True:
+            if not self.out.exists():
+                self.out.mkdir(parents=True)
+                self.created_out = True
+            try:
+                fd = os.open(self.out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError:           # the folder went away meanwhile (a failed first run)
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise DubError.at(self.out, None, field, f"another indextts-dub run ({holder}) is writing this folder; "
+                                  "wait for it to finish or pass --wait") from None
+            try:
+                same = os.stat(self.out / LOCK).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)                        # the holder removed the file we waited on: lock anew
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
         self._lock_fd = fd
@@ -189,32 +226,222 @@ class Staging:
         """Where ``relative`` will be once the run succeeds."""
         return self.out / relative
 
+    def files(self) -> list[str]:
+        """The files staged so far, relative to the output folder."""
+        return sorted(p.relative_to(self.dir).as_posix() for p in self.dir.rglob("*") if not p.is_dir())
+
     def commit(self) -> list[Path]:
-        placed = []
-        trash = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX + "old-", dir=self.out))
+        """Move the staged files into place (see the class docstring); the top-level outputs placed."""
         try:
-            for entry in sorted(self.dir.iterdir()):
-                target = self.out / entry.name
-                if target.is_dir() and not target.is_symlink():
-                    os.replace(target, trash / entry.name)
-                os.replace(entry, target)
-                placed.append(target)
-            _fsync_dir(self.out)
-        finally:
-            shutil.rmtree(trash, ignore_errors=True)
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self._unlock()
-        return placed
+            new = self.files()
+            previous = read_manifest(self.out)
+            remove = sorted(r for r in set(previous) - set(new) if os.path.lexists(self.out / r))
+            check_targets(self.out, self.dir, new, remove, self.field)
+            backup = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX + "old-", dir=self.out))
+            made = sorted({str(d) for r in new for d in _parents(r) if not os.path.lexists(self.out / d)})
+            journal = {"staging": self.dir.name, "backup": backup.name, "files": new, "remove": remove, "made": made,
+                       "previous": previous if (self.out / MANIFEST).exists() else None}
+            write_text(self.out / JOURNAL, json.dumps(journal, indent=1))
+            try:
+                _roll_forward(self.out, journal)
+            except OSError as exc:
+                try:
+                    _roll_back(self.out, journal)
+                except OSError as again:
+                    raise SystemFault(f"placing the outputs in {self.out} failed ({_why(exc)}) and so did putting "
+                                      f"the previous ones back ({_why(again)}); the next run finishes the job") from None
+                raise SystemFault(f"placing the outputs in {self.out} failed: {_why(exc)}; "
+                                  "the previous outputs are unchanged") from None
+        except BaseException:
+            self.abort()
+            raise
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self._unlock()
+        return sorted({self.out / Path(r).parts[0] for r in new})
 
     def abort(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Give up: remove the staging folder (kept while an unfinished journal needs it), the
+        output folder when this run made it and it is empty, and release the lock."""
+        if self._lock_fd is None:
+            return
+        if not (self.out / JOURNAL).exists():
+            shutil.rmtree(self.dir, ignore_errors=True)
         if self.created_out:
             try:
-                (self.out / LOCK).unlink()
+                (self.out / LOCK).unlink()       # while holding it: a waiter notices and locks anew
                 self.out.rmdir()
             except OSError:
                 pass
         self._unlock()
+
+
+def read_manifest(out: Path) -> list[str]:
+    """The files the previous run placed in ``out`` (relative paths; none when unreadable)."""
+    try:
+        doc = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        files = doc["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [f for f in files if isinstance(f, str) and _inside(f)]
+
+
+def _inside(rel: str) -> bool:
+    p = Path(rel)
+    return bool(rel) and not p.is_absolute() and ".." not in p.parts and not p.parts[0].startswith(".")
+
+
+def _parents(rel: str) -> list[Path]:
+    return list(reversed(Path(rel).parents[:-1])) if len(Path(rel).parts) > 1 else []
+
+
+FS_IOC_GETFLAGS = 0x80086601
+FS_IMMUTABLE_FL, FS_APPEND_FL = 0x10, 0x20
+
+
+def _frozen(path: Path) -> bool:
+    """Whether ``path`` carries the immutable or append-only attribute (where the file system says)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        flags = array.array("i", [0])
+        fcntl.ioctl(fd, FS_IOC_GETFLAGS, flags, True)
+        return bool(flags[0] & (FS_IMMUTABLE_FL | FS_APPEND_FL))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def check_targets(out: Path, staging: Path, new: list[str], remove: list[str], field: str = "--output") -> None:
+    """Everything the commit will rename can be renamed: raises :class:`DubError` naming the first
+    path that cannot (a symbolic link or a file where a folder goes, a folder where a file goes,
+    another file system, no write permission, an immutable or append-only attribute)."""
+    device = os.stat(staging).st_dev
+    seen: set[Path] = set()
+
+    def refuse(path: Path, why: str) -> None:
+        raise DubError.at(path, None, field, f"{why}; the run placed nothing (move it away or choose another -o)")
+
+    for rel in [*new, *remove]:
+        folder = out
+        for part in [*_parents(rel), None]:
+            if folder not in seen:
+                seen.add(folder)
+                if folder != out:
+                    if not os.path.lexists(folder):
+                        break
+                    if folder.is_symlink():
+                        refuse(folder, "is a symbolic link; outputs are written only into plain folders")
+                    if not folder.is_dir():
+                        refuse(folder, "is a file where the run writes a folder")
+                st = os.stat(folder)
+                if st.st_dev != device:
+                    refuse(folder, "is on another file system than the output folder (a mount point)")
+                if not os.access(folder, os.W_OK):
+                    refuse(folder, "is not writable")
+                if _frozen(folder):
+                    refuse(folder, "is immutable or append-only (chattr)")
+            if part is None:
+                break
+            folder = out / part
+        target = out / rel
+        if os.path.lexists(target):
+            if target.is_dir() and not target.is_symlink():
+                refuse(target, "is a folder where the run writes a file")
+            if _frozen(target):
+                refuse(target, "is immutable or append-only (chattr)")
+
+
+def _move(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, dst)
+
+
+def _write_manifest(out: Path, files: list[str]) -> None:
+    write_text(out / MANIFEST, json.dumps({"format": 1, "files": files}, indent=1, ensure_ascii=False))
+
+
+def _roll_forward(out: Path, journal: dict) -> None:
+    """Finish a commit (each step is skipped when already done, so this may run again)."""
+    staging, backup = out / journal["staging"], out / journal["backup"]
+    for rel in journal["remove"]:
+        if os.path.lexists(out / rel):
+            _move(out / rel, backup / rel)
+    for rel in journal["files"]:
+        if os.path.lexists(staging / rel) and os.path.lexists(out / rel):
+            _move(out / rel, backup / rel)
+    for rel in journal["files"]:
+        if os.path.lexists(staging / rel):
+            _move(staging / rel, out / rel)
+    _fsync_dir(out)
+    _write_manifest(out, journal["files"])
+    os.unlink(out / JOURNAL)
+    _fsync_dir(out)
+    _tidy(out, journal, journal["remove"])
+
+
+def _roll_back(out: Path, journal: dict) -> None:
+    """Undo a commit: the new files back into staging, the previous ones back into place."""
+    staging, backup = out / journal["staging"], out / journal["backup"]
+    for rel in journal["files"]:
+        if not os.path.lexists(staging / rel) and os.path.lexists(out / rel):
+            _move(out / rel, staging / rel)
+    for rel in [*journal["remove"], *journal["files"]]:
+        if os.path.lexists(backup / rel):
+            _move(backup / rel, out / rel)
+    if journal.get("previous") is not None:
+        _write_manifest(out, journal["previous"])
+    elif os.path.lexists(out / MANIFEST):
+        os.unlink(out / MANIFEST)
+    _fsync_dir(out)
+    os.unlink(out / JOURNAL)
+    _fsync_dir(out)
+    _tidy(out, journal, journal["files"])
+
+
+def _tidy(out: Path, journal: dict, emptied: list[str]) -> None:
+    """Remove the backup and staging folders, and the folders ``emptied`` leaves empty that the
+    previous run's files or this commit made (``rmdir`` only: a folder holding anything stays)."""
+    shutil.rmtree(out / journal["backup"], ignore_errors=True)
+    shutil.rmtree(out / journal["staging"], ignore_errors=True)
+    folders = {d for r in emptied for d in _parents(r)} | {Path(d) for d in journal.get("made", ())}
+    for d in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        try:
+            (out / d).rmdir()
+        except OSError:
+            pass
+
+
+def recover(out: Path) -> str | None:
+    """Finish (or, when that fails, roll back) a commit in ``out`` that was cut off; what was done.
+    Call it holding the folder's lock."""
+    try:
+        journal = json.loads((out / JOURNAL).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DubError.at(out / JOURNAL, None, None, f"an interrupted commit's journal cannot be read ({exc}); "
+                          "move it away to start afresh") from None
+    if not all(_inside(r) for r in [*journal.get("files", []), *journal.get("remove", [])]):
+        raise DubError.at(out / JOURNAL, None, None, "names files outside the output folder; move it away")
+    try:
+        _roll_forward(out, journal)
+        return "finished"
+    except OSError as exc:
+        first = exc
+    try:
+        _roll_back(out, journal)
+        return "rolled back"
+    except OSError as exc:
+        raise SystemFault(f"an interrupted commit in {out} could be neither finished ({_why(first)}) nor rolled back "
+                          f"({_why(exc)}); the previous outputs are in {out / journal['backup']}") from None
+
+
+def _why(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def _fsync_dir(path: Path) -> None:

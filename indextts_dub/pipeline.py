@@ -30,6 +30,7 @@ from .lines import CastFile, CastLines, cast_cues, read_cast_file
 from .plan import SPEED_BOUNDS, Plan, PlanOptions, plan, plan_per_line
 from .takes import NotCached, Synthesizer, Take, TakeCache
 from .takes import engine as engine_setup
+from .takes.cache import DEFAULT_LIMIT as DEFAULT_CACHE_LIMIT
 from .takes.cache import DIRNAME as CACHE_DIRNAME
 from .timebase import SAMPLE_RATE, timecode
 from .voices import prompts
@@ -187,11 +188,13 @@ def read_inputs(subtitles: str | Path | None, cast: str | Path | None = None, vi
 
 
 def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: int | None = None) -> TakeCache | None:
-    """``None``: the project's own cache in ``<out>/.indextts-dub-cache``; a path: that folder; ``False``: none."""
+    """``None``: the project's own cache in ``<out>/.indextts-dub-cache``; a path: that folder; ``False``: none.
+    Nothing is made or checked here (see :meth:`TakeCache.open` and :meth:`TakeCache.check`)."""
     if cache is False:
         return None
-    root = Path(out) / CACHE_DIRNAME if cache in (None, True) else Path(cache)
-    return TakeCache(root, limit_bytes) if limit_bytes else TakeCache(root)
+    own = cache in (None, True)
+    root = Path(out) / CACHE_DIRNAME if own else Path(cache)
+    return TakeCache(root, limit_bytes or DEFAULT_CACHE_LIMIT, field="--output" if own else "--cache")
 
 
 def natural_takes(inputs: Inputs, synth: Synthesizer, progress: Progress | None = None,
@@ -274,7 +277,10 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
     try:
         inp = read_inputs(subtitles, cast, video, opts)
         lap("read_inputs")
-        synth = Synthesizer(inp.engine, inp.load_engine, open_cache(opts.cache, out, opts.cache_limit))
+        cache = open_cache(opts.cache, out, opts.cache_limit)
+        if cache is not None:
+            cache.open()                # a folder it cannot use is said now, before the engine loads
+        synth = Synthesizer(inp.engine, inp.load_engine, cache)
         naturals = natural_takes(inp, synth, progress)
         lap("natural_takes")
         the_plan = make_plan(inp, {k: t.samples for k, t in naturals.items()}, opts)
@@ -385,7 +391,10 @@ def dry_run(subtitles: str | Path | None, cast: str | Path | None = None, video:
     opts.check(video)
     inp = read_inputs(subtitles, cast, video, opts)
     lines = inp.cast_lines.lines
-    synth = Synthesizer(inp.engine, inp.load_engine, open_cache(opts.cache, out), offline=True)
+    cache = open_cache(opts.cache, out)
+    if cache is not None:
+        cache.check()                   # what dub would refuse
+    synth = Synthesizer(inp.engine, inp.load_engine, cache, offline=True)
     previous = plan_json.read_previous(Path(out) / "plan.json")
     naturals: dict[int, int] = {}
     missing: set[int] = set()

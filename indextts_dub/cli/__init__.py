@@ -1,15 +1,18 @@
 """``indextts-dub``: the command line.
 
 Exit status: 0 done; 2 bad input (the message names file, line and field); 3 an
-engine could not load or run; 130 interrupted. Nothing is left half-written on failure.
+engine could not load or run, or the machine refused (a full disk, a failed rename), or a fault
+of ours (one line naming it and where to report it; the traceback with ``--debug``); 130
+interrupted. Nothing is left half-written on failure.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .. import __version__
-from ..errors import DubError
+from ..errors import DubError, SystemFault
 from .dub import add_dub_parser, parse_size
 
 
@@ -54,6 +57,7 @@ def _cmd_engines(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="indextts-dub", description="Subtitle-driven dubbing, every line sample-exact.")
     p.add_argument("--version", action="version", version=f"indextts-dub {__version__}")
+    p.add_argument("--debug", action="store_true", help="on an unexpected failure, print the whole traceback")
     sub = p.add_subparsers(dest="command", required=True)
 
     add_dub_parser(sub)
@@ -77,8 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+REPORT_TO = "the indextts-dub developers (the project's issue tracker)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv                     # accepted anywhere on the line
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    args.debug = debug
     try:
         return args.func(args)
     except DubError as exc:
@@ -88,10 +98,34 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
+    except SystemFault as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except Exception as exc:
         from ..engines import EngineError
 
         if isinstance(exc, EngineError):
             print(f"error: engine: {exc}", file=sys.stderr)
             return 3
-        raise
+        if args.debug:
+            raise
+        print(f"error: {fault_line(exc)}", file=sys.stderr)
+        return 3
+
+
+def fault_line(exc: BaseException) -> str:
+    """One line for an exception nobody expected: what failed and where, and what to do."""
+    import errno
+    import traceback
+
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" writing {exc.filename}" if exc.filename else ""
+        return f"no space left on the device{where}; free some space and run again"
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "indextts_dub" in f.filename.replace("\\", "/")] or frames
+    at = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return (f"internal error: {type(exc).__name__}{': ' + text if text else ''}{at}. This is a fault of "
+            f"indextts-dub: please report it to {REPORT_TO} with the output of the same command run with --debug")

@@ -54,11 +54,19 @@ _BRACES = re.compile(r"\{[^}]*\}")                            # any other ASS co
 _HTML = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
 _VTT_TS = re.compile(r"<\s*\d[\d:.]*\s*>")
 _RT = re.compile(r"<rt>.*?</rt>", re.S)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")   # NUL and the other C0 controls but tab and breaks
+
+
+def plain(text: str) -> str:
+    """``text`` with NUL and the other control characters (which C libraries, players and XML
+    cut or refuse) as spaces: what follows a NUL is still text."""
+    return _CONTROL.sub(" ", text)
 
 
 def clean_text(text: str) -> tuple[str, dict[str, str]]:
     """Styling out, our inline ``{key=value}`` tags out (returned), line breaks to ``\\n``."""
     tags: dict[str, str] = {}
+    text = plain(text)
 
     def take(m: re.Match) -> str:
         tags[m.group(1)] = m.group(2)
@@ -84,10 +92,10 @@ def split_speaker(text: str) -> tuple[str | None, str | None, str]:
     """``"Alice: hi"`` / ``"[Alice] hi"`` -> ``("Alice", how, "hi")``; otherwise ``(None, None, text)``."""
     m = _BRACKET.match(text)
     if m and m.group(2).strip():
-        return m.group(1).strip(), "bracket", m.group(2).strip()
+        return re.sub(r"\s+", " ", m.group(1)).strip(), "bracket", m.group(2).strip()
     m = _PREFIX.match(text)
     if m:
-        name = m.group(1).strip()
+        name = re.sub(r"\s+", " ", m.group(1)).strip()
         if len(name.split()) <= 4 and not re.search(r"\d|[,.!?;，。！？；\"“”()（）]", name):
             return name, "prefix", m.group(2).strip()
     return None, None, text

@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import timebase
 from ..errors import DubError, Problems
 from ..text.encoding import read_text
-from .cue import Cue, clean_text, split_speaker
+from .cue import Cue, clean_text, plain, split_speaker
 
 FORMATS = {".srt": "srt", ".ass": "ass", ".ssa": "ssa", ".vtt": "vtt"}
 
@@ -173,9 +173,9 @@ def read_cues(path: str | Path, encoding: str | None = None) -> list[Cue]:
         if fmt == "vtt":
             m = re.search(r"<v(?:\.[^\s>]*)?\s+([^>]+)>", "\n".join(payload))
             if m:
-                speaker, speaker_from = m.group(1).strip(), "voice-tag"
-        elif fmt in ("ass", "ssa") and ev.name.strip():
-            speaker, speaker_from = ev.name.strip(), "name-field"
+                speaker, speaker_from = plain(m.group(1)).strip(), "voice-tag"
+        elif fmt in ("ass", "ssa") and plain(ev.name).strip():
+            speaker, speaker_from = plain(ev.name).strip(), "name-field"
         cleaned, tags = clean_text(raw)
         if speaker is None:
             who, how, rest = split_speaker(cleaned)

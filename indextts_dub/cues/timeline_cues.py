@@ -25,7 +25,7 @@ from pathlib import Path
 from .. import timebase
 from ..errors import DubError, Problems
 from ..timebase import SAMPLE_RATE, ms_to_samples, seconds_to_samples, timecode
-from .cue import Cue, clean_text, split_speaker
+from .cue import Cue, clean_text, plain, split_speaker
 from .otio_json import KEY, JsonPath, path_text
 from .subtitles import read_cues
 from .timeline_in import (TimelineIn, TimelineOptions, is_timeline, items, open_timeline, range_in_timeline,
@@ -132,6 +132,7 @@ def _make_cue(tin: TimelineIn, n: int, path: JsonPath, start: int, end: int, raw
                      "of the line's slot")
         return None
     cleaned, tags = clean_text(raw)
+    speaker = plain(speaker).strip() or None if speaker else None
     speaker_from = "metadata" if speaker else None
     if not cleaned.strip():
         problems.add(tin.path, line or None, f"{where}.{text_field}",

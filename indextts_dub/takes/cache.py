@@ -10,10 +10,16 @@ speed, so the takes of one line at several speeds sit together; an empty
 ``<speed>.chosen`` beside a take says a finished speed solve chose it, and for what length
 (a timing-only edit re-uses a chosen take within the engine's tolerance).
 ``speed-model.json`` holds what the takes taught about each voice's length as a function of the
-engine's speed (:meth:`TakeCache.speed_shares`). Each file is one record: magic, sample count, SHA-256 of the
-payload, float32 samples at 48 kHz; written to a temporary name, fsynced and renamed, so a
-finished take is durable the moment it is finished and a torn or truncated file is
-detected and spoken again. Reading touches the file's mtime; ``prune`` evicts the least
+engine's speed (:meth:`TakeCache.speed_shares`). Each file is one record: magic, sample
+count, SHA-256 of the key (content and speed) and the payload, float32 samples at 48 kHz;
+written to a temporary name, fsynced and renamed, so a finished take is durable the moment it
+is finished, and a torn or truncated file, or one moved under another key, is detected and
+spoken again.
+
+The cache marks its folder when it makes it (``CACHEDIR.TAG``, https://bford.info/cachedir/,
+which backup tools also honour); ``prune`` and ``clear`` refuse a folder without the mark and
+remove only the files the cache writes (takes, their ``.chosen`` marks, temporary files and
+``speed-model.json``). Reading touches the file's mtime; ``prune`` evicts the least
 recently used files beyond a size limit. Concurrent writers are safe: the same key always
 holds the same bytes and renames are atomic.
 """
@@ -33,14 +39,19 @@ from typing import Any
 import numpy as np
 
 from .. import fsio
+from ..errors import DubError
 
 FORMAT = 1                      # bump when trimming/resampling change what a take holds
-MAGIC = b"IDTAKE01"
+MAGIC = b"IDTAKE02"             # 02: the digest covers the key
 HEADER = struct.Struct("<8sQ32s")
 DEFAULT_LIMIT = 2 * 1024 ** 3    # bytes
 DIRNAME = ".indextts-dub-cache"
 SPEED_MODEL = "speed-model.json"
 SPEED_MODEL_KEEP = 64            # observations kept per engine, voice and language
+TAG = "CACHEDIR.TAG"
+TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
+TAG_TEXT = (f"{TAG_SIGNATURE}\n# This file is a cache directory tag created by indextts-dub (its take cache).\n"
+            "# For information about cache directory tags, see https://bford.info/cachedir/\n")
 
 
 def _canonical(value: Any) -> Any:
@@ -88,10 +99,54 @@ class CacheInfo:
 class TakeCache:
     """Content-addressed takes on disk (see the module docstring)."""
 
-    def __init__(self, root: str | Path, limit_bytes: int = DEFAULT_LIMIT):
+    def __init__(self, root: str | Path, limit_bytes: int = DEFAULT_LIMIT, field: str = "--cache"):
         self.root = Path(root)
         self.limit = limit_bytes
+        self.field = field              # where the folder came from, for messages
         self.damaged = 0                # entries found torn or truncated (and spoken again) this run
+
+    # ------------------------------------------------------------------ the folder
+
+    def marked(self) -> bool:
+        """Whether the folder carries the mark the cache leaves when it makes one."""
+        try:
+            with open(self.root / TAG, "rb") as fh:
+                return fh.read(len(TAG_SIGNATURE)) == TAG_SIGNATURE.encode()
+        except OSError:
+            return False
+
+    def check(self) -> None:
+        """Raises :class:`DubError` unless the folder is missing, empty or a marked cache."""
+        if not os.path.lexists(self.root):
+            return
+        if not self.root.is_dir():
+            raise DubError.at(self.root, None, self.field, "exists and is not a folder")
+        if self.marked():
+            return
+        try:
+            empty = not any(os.scandir(self.root))
+        except OSError as exc:
+            raise DubError.at(self.root, None, self.field, f"cannot be read: {exc.strerror or exc}") from None
+        if not empty:
+            raise DubError.at(self.root, None, self.field,
+                              f"is not a take cache made by indextts-dub (it has no {TAG}); give a new or empty "
+                              "folder (an older indextts-dub cache without the mark can be deleted: its takes are "
+                              "spoken again)")
+
+    def open(self) -> "TakeCache":
+        """Make (and mark) the folder if needed and prove it writable, before any engine loads;
+        :class:`DubError` naming the folder otherwise."""
+        self.check()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not self.marked():
+                fsio.write_text(self.root / TAG, TAG_TEXT)
+            fsio.write_bytes(self.root / ".write-test", b"")
+            (self.root / ".write-test").unlink()
+        except OSError as exc:
+            raise DubError.at(self.root, None, self.field, f"cannot be used as the take cache: "
+                              f"{exc.strerror or exc}") from None
+        return self
 
     # ------------------------------------------------------------------ records
 
@@ -164,7 +219,7 @@ class TakeCache:
             data = path.read_bytes()
         except OSError:
             return None
-        audio = _decode(data)
+        audio = _decode(data, _key(content, speed))
         if audio is None:                   # torn, truncated or foreign: speak it again
             self.damaged += 1
             try:
@@ -182,7 +237,7 @@ class TakeCache:
         path = self._path(content, speed)
         payload = np.ascontiguousarray(audio, dtype="<f4").tobytes()
         with fsio.atomic_write(path) as fh:
-            fh.write(HEADER.pack(MAGIC, audio.size, hashlib.sha256(payload).digest()))
+            fh.write(HEADER.pack(MAGIC, audio.size, _digest(_key(content, speed), payload)))
             fh.write(payload)
         return path
 
@@ -201,6 +256,8 @@ class TakeCache:
 
     def prune(self, limit_bytes: int | None = None) -> tuple[int, int]:
         """Evict least recently used takes until the cache fits ``limit_bytes``; (files, bytes) removed."""
+        if not self._upkeep():
+            return 0, 0
         limit = self.limit if limit_bytes is None else limit_bytes
         entries = []
         for p in self._files():
@@ -222,25 +279,61 @@ class TakeCache:
             total -= size
             removed += 1
             freed += size
-            try:
-                p.parent.rmdir()
-            except OSError:
-                pass
+            for d in (p.parent, p.parent.parent):
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
         fsio.remove_stale(self.root, "*/*/" + fsio.TEMP_GLOB)       # left by writers killed long ago
         return removed, freed
 
+    def _upkeep(self) -> bool:
+        """Whether there is a cache to trim; :class:`DubError` for a folder the cache did not mark."""
+        if not os.path.lexists(self.root):
+            return False
+        if not self.root.is_dir() or not self.marked():
+            raise DubError.at(self.root, None, self.field,
+                              f"is not a take cache made by indextts-dub (it has no {TAG}); nothing was removed")
+        return True
+
     def clear(self) -> int:
-        n = len(self._files())
-        if self.root.exists():
-            shutil.rmtree(self.root)
+        """Remove every take (and only what the cache wrote); the number of takes removed."""
+        if not self._upkeep():
+            return 0
+        n = 0
+        for folder in sorted(p for p in self.root.glob("*/*") if p.is_dir() and not p.is_symlink()):
+            for f in [*folder.glob("*.take"), *folder.glob("*.chosen"), *folder.glob(fsio.TEMP_GLOB)]:
+                try:
+                    f.unlink()
+                    n += f.suffix == ".take"
+                except OSError:
+                    continue
+            for d in (folder, folder.parent):
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+        try:
+            (self.root / SPEED_MODEL).unlink()
+        except OSError:
+            pass
         return n
 
 
-def _decode(data: bytes) -> np.ndarray | None:
+def _key(content: str, speed: float) -> bytes:
+    return f"{content}/{speed_name(speed)}".encode()
+
+
+def _digest(key: bytes, payload: bytes) -> bytes:
+    return hashlib.sha256(HEADER.size.to_bytes(4, "little") + key + b"\0" + payload).digest()
+
+
+def _decode(data: bytes, key: bytes) -> np.ndarray | None:
+    """The samples of a record stored under ``key``; None when torn, truncated, foreign or moved."""
     if len(data) < HEADER.size:
         return None
     magic, n, digest = HEADER.unpack_from(data)
     payload = data[HEADER.size:]
-    if magic != MAGIC or len(payload) != 4 * n or hashlib.sha256(payload).digest() != digest:
+    if magic != MAGIC or len(payload) != 4 * n or _digest(key, payload) != digest:
         return None
     return np.frombuffer(payload, dtype="<f4").astype(np.float32)

@@ -188,3 +188,15 @@ def test_binary_garbage_does_not_crash(tmp_path):
 ])
 def test_split_speaker(text, expected):
     assert split_speaker(text) == expected
+
+
+def test_text_after_a_nul_byte_is_text(tmp_path):
+    srt = tmp_path / "nul.srt"
+    srt.write_bytes(b"1\n00:00:01,000 --> 00:00:03,000\nAlice: Good\x00morning.\n\n"
+                    b"2\n00:00:04,000 --> 00:00:06,000\n[Bo\x00b] Hi\x01there\n")
+    a, b = read_cues(srt)
+    assert (a.speaker, a.text) == ("Alice", "Good morning.")
+    assert (b.speaker, b.text) == ("Bo b", "Hi there")
+    ass = write(tmp_path / "nul.ass", ASS.replace("Default,Alice,0,0,0,,{\\i1}Hello", "Default,Al\x00ice,0,0,0,,{\\i1}Hel\x00lo"))
+    first = read_cues(ass)[0]
+    assert (first.speaker, first.text) == ("Al ice", "Hel lo\nthere")

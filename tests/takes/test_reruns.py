@@ -194,10 +194,10 @@ def test_a_shared_cache_survives_concurrent_writers(tmp_path, toy_engine):
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     a, b, c = (outputs(tmp_path / f"out{i}") for i in range(3))
     assert {k: v for k, v in a.items() if k != "timeline.otio"} == {k: v for k, v in b.items() if k != "timeline.otio"}
-    from indextts_dub.takes.cache import TakeCache, _decode
+    from indextts_dub.takes.cache import TakeCache, _decode, _key
 
     for f in TakeCache(shared)._files():
-        assert _decode(f.read_bytes()) is not None
+        assert _decode(f.read_bytes(), _key(f.parent.name, float(f.stem))) is not None
 
 
 def test_truncated_cache_entry_is_detected_and_spoken_again(tmp_path, toy_engine):
@@ -231,4 +231,4 @@ def test_cache_command(tmp_path, toy_engine):
     pruned = run_cli("cache", "prune", "-o", out, "--max-size", "1K")
     assert pruned.returncode == 0 and "removed" in pruned.stdout
     cleared = run_cli("cache", "clear", "-o", out)
-    assert cleared.returncode == 0 and not (out / ".indextts-dub-cache").exists()
+    assert cleared.returncode == 0 and not list((out / ".indextts-dub-cache").rglob("*.take"))
