@@ -26,12 +26,14 @@ holds the same bytes and renames are atomic.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import hashlib
 import json
 import math
 import os
 import shutil
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,8 +125,9 @@ class TakeCache:
             raise DubError.at(self.root, None, self.field, "exists and is not a folder")
         if self.marked():
             return
-        try:
-            empty = not any(os.scandir(self.root))
+        try:      # a concurrent run making the folder may have left only its temporary files so far
+            empty = all(fnmatch.fnmatch(e.name, fsio.TEMP_GLOB) or e.name.startswith(".write-test")
+                        for e in os.scandir(self.root))
         except OSError as exc:
             raise DubError.at(self.root, None, self.field, f"cannot be read: {exc.strerror or exc}") from None
         if not empty:
@@ -141,8 +144,9 @@ class TakeCache:
             self.root.mkdir(parents=True, exist_ok=True)
             if not self.marked():
                 fsio.write_text(self.root / TAG, TAG_TEXT)
-            fsio.write_bytes(self.root / ".write-test", b"")
-            (self.root / ".write-test").unlink()
+            fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=self.root)
+            os.close(fd)
+            os.unlink(probe)
         except OSError as exc:
             raise DubError.at(self.root, None, self.field, f"cannot be used as the take cache: "
                               f"{exc.strerror or exc}") from None

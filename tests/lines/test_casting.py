@@ -129,3 +129,17 @@ def test_empty_and_missing_casting_files(tmp_path):
         read_cast_file(write(tmp_path / "cast.yaml", ""))
     with pytest.raises(DubError, match="file not found"):
         read_cast_file(tmp_path / "missing.yaml")
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    bomb = write(tmp_path / "bomb.yaml", "\n".join(lines) + "\ncharacters:\n  Alice: *a9\n")
+    with pytest.raises(DubError, match="bomb.yaml:1: expands to more than"):
+        read_cast_file(bomb)
+    loop = write(tmp_path / "loop.yaml", "characters: &c\n  Alice: *c\n")
+    with pytest.raises(DubError, match="loop.yaml:2: nested more than"):
+        read_cast_file(loop)
+    huge = write(tmp_path / "huge.yaml", "characters:\n" + "# padding\n" * 500_000)
+    with pytest.raises(DubError, match="a casting file over 4 MB is refused"):
+        read_cast_file(huge)
