@@ -163,7 +163,7 @@ def read_inputs(subtitles: str | Path | None, cast: str | Path | None = None, vi
     fill = opts.fill or bool(cast_file.fill)
     engine_name = opts.engine or cast_file.engine
     info, engine_options = engine_setup.prepare(engine_name, cast_file, opts.engine_options, opts.library)
-    if cast_file.default_voice is None and not cast_file.characters:
+    if cast_file.default_voice is None and not cast_file.characters and not info.voices:
         # an engine without voices of its own (IndexTTS2) clones the built-in engine's, spoken as a prompt
         cast_file = CastFile(cast_file.file, engine_name, opts.voice or (info.voice_ids() or [prompts.DEFAULT_VOICE])[0])
     video_info = media.probe(video) if video is not None else None

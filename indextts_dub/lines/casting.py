@@ -13,7 +13,7 @@ from ..engines import EngineInfo
 from ..errors import DubError, Problems
 from ..text.script import detect_language, language_name
 from ..text.speech import join_display, speakable, speech_text
-from ..voices.ids import ResolvedVoice, builtin
+from ..voices.ids import ResolvedVoice, builtin, native_voice
 from ..voices.resolve import resolve_builtin
 from . import emotion as emo
 from . import inline
@@ -92,9 +92,10 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
     path = cast_file.file
     default = voices.get("")
     for ch in cast_file.characters.values():
-        if ch.name not in voices and ch.voice is None and default is None:
+        if ch.name not in voices and ch.voice is None and default is None and not info.voices:
             problems.add(path, ch.lines.get("name"), f"characters.{ch.name}.voice",
-                         "missing, and the cast has no default_voice")
+                         f"missing, the cast has no default_voice and {info.name} has no voices of its own: "
+                         "give a voice such as 'kokoro:af_heart', {ref: clip.wav} or {library: name}")
     problems.raise_if_any()
 
     by_number: dict[int, Character] = {}
@@ -110,6 +111,7 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
     unknown: dict[str, Cue] = {}
     chosen: dict[str, dict] = {}
     unnamed: list[int] = []              # positions in ``lines`` of lines whose cue names nobody
+    natives: dict[str, ResolvedVoice] = {}
     known = ", ".join(cast_file.characters) or "(none)"
     for cue in cues:
         try:
@@ -127,8 +129,10 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
             ch = cast_file.find(cue.style)
         if ch is not None:
             character = ch.name
-            rv = voices.get(ch.name) or default
+            rv = voices.get(ch.name) or default     # None: a native voice for the language, below
             language = ch.language
+        elif default is None and not cast_file.characters and info.voices:
+            character, rv, language = name or DEFAULT_CHARACTER, None, None
         elif default is not None:
             character, rv, language = name or DEFAULT_CHARACTER, default, None
             if name and name not in unknown:
@@ -141,7 +145,6 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
             problems.add(cue.file, cue.line, field_,
                          f"{who} and the cast has no default_voice; known characters: {known}")
             continue
-        assert rv is not None
         if tags.voice is not None:
             rv = builtin(tags.voice, info, inline=True)
         language = tags.language or language
@@ -160,6 +163,11 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
                              f"{why}; choose an engine that speaks it, or pass --skip-unspeakable to leave "
                              "such lines out")
             continue
+        if rv is None:      # one native voice per character, for the language of their first line
+            if character not in natives:
+                v = native_voice(info, language) or info.voice_ids()[0]
+                natives[character] = replace(builtin(v, info), source=f"{info.name}:{v} (native {language} voice)")
+            rv = natives[character]
         speech = speech_text(cue.text, language)
         if not speakable(speech):
             skipped.append(Skipped(cue, "no speakable text"))

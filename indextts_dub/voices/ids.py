@@ -57,6 +57,15 @@ def resolve_voice(voice: str, info: EngineInfo) -> str | None:
     return None
 
 
+def native_voice(info: EngineInfo, language: str, gender: str | None = None) -> str | None:
+    """The engine's first voice whose own language (the first of ``VoiceInfo.languages``) is
+    ``language`` (and of ``gender``, when given): what a character without a voice gets."""
+    for v in info.voices:
+        if v.languages[:1] == (language,) and (gender is None or v.gender == gender):
+            return v.id
+    return None
+
+
 def builtin(voice: str, info: EngineInfo, inline: bool = False) -> ResolvedVoice:
     """A built-in voice id (already resolved) as a :class:`ResolvedVoice`."""
     record = {"form": "builtin", "voice": f"{info.name}:{voice}"} | ({"inline": True} if inline else {})
@@ -66,4 +75,4 @@ def builtin(voice: str, info: EngineInfo, inline: bool = False) -> ResolvedVoice
 def unknown_voice_message(voice: str, info: EngineInfo) -> str:
     return (f"unknown voice {voice!r} for engine {info.name}; available: "
             + ", ".join(f"{info.name}:{x}" for x in info.voice_ids())
-            + ("; blends like kokoro:0.6*jf_alpha+0.4*jm_kumo" if info.voice_blends else ""))
+            + ("; blends like kokoro:0.6*af_heart+0.4*bf_emma" if info.voice_blends else ""))

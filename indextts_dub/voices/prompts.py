@@ -16,7 +16,7 @@ from .. import fsio
 from ..engines import EngineInfo, refclip
 from .ids import resolve_voice
 
-DEFAULT_VOICE = "kokoro:jf_tebukuro"     # a run without a casting file, for engines without voices
+DEFAULT_VOICE = "kokoro:af_heart"       # a run without a casting file, for engines without voices
 DEFAULT_ENGINE = "kokoro"
 # about nine seconds of calm speech in both languages: enough for a speaker prompt (3-15 s)
 PROMPT = ("Good morning. 今天的天气很好，我们一起去公园散步吧。"

@@ -81,7 +81,7 @@ def test_dub_runs_with_the_network_cut(tmp_path):
     srt.write_text("1\n00:00:00,500 --> 00:00:02,500\nAlice: Hello there.\n\n"
                    "2\n00:00:03,000 --> 00:00:05,000\n王老师：我们要重复这个 test。\n", encoding="utf-8")
     cast = tmp_path / "cast.yaml"
-    cast.write_text("characters:\n  Alice: jf_alpha\n  王老师: jm_kumo\n", encoding="utf-8")
+    cast.write_text("characters:\n  Alice: af_heart\n  王老师: zm_yunjian\n", encoding="utf-8")
     home = tmp_path / "home"
     home.mkdir()
     env = {"PYTHONPATH": f"{site}", "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),

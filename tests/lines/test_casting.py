@@ -81,12 +81,12 @@ def test_unknown_named_speaker_uses_default_with_a_warning(tmp_path):
 
 def test_unknown_voice_lists_available_voices(tmp_path):
     cues = read_cues(write(tmp_path / "e.srt", SRT))
-    c = read_cast_file(write(tmp_path / "cast.yaml", CAST.replace("jm_kumo", "af_heart")))
+    c = read_cast_file(write(tmp_path / "cast.yaml", CAST.replace("jm_kumo", "af_nobody")))
     with pytest.raises(DubError) as err:
         cast_cues(cues, c, INFO)
     msg = str(err.value)
-    assert "cast.yaml:7: characters.Bob.voice: unknown voice 'af_heart'" in msg
-    assert "kokoro:jf_alpha" in msg and "kokoro:jm_kumo" in msg
+    assert "cast.yaml:7: characters.Bob.voice: unknown voice 'af_nobody'" in msg
+    assert "kokoro:af_heart" in msg and "kokoro:jm_kumo" in msg
 
 
 def test_overlapping_cues_of_one_character(tmp_path):
@@ -108,7 +108,6 @@ def test_overlapping_cues_of_one_character(tmp_path):
 @pytest.mark.parametrize("text, line, field, words", [
     ("characters:\n  Alice:\n    voic: jf_alpha\n", 3, "characters.Alice.voic", "unknown field"),
     ("characters:\n  Alice:\n    language: fr\n    voice: jf_alpha\n", 3, "characters.Alice.language", "not one of"),
-    ("characters:\n  Alice:\n    language: en\n", 2, "characters.Alice.voice", "missing"),
     ("characters:\n  Alice: [1, 2]\n", 2, "characters.Alice", "must be a voice name"),
     ("characters:\n  Alice:\n    voice: jf_alpha\n    cues: [1, x]\n", 4, "characters.Alice.cues", "not a cue number"),
     ("voices: {}\n", 1, "voices", "unknown field"),
@@ -143,3 +142,23 @@ def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path):
     huge = write(tmp_path / "huge.yaml", "characters:\n" + "# padding\n" * 500_000)
     with pytest.raises(DubError, match="a casting file over 4 MB is refused"):
         read_cast_file(huge)
+
+
+def test_a_character_without_a_voice_gets_a_native_one_for_its_language(tmp_path):
+    cues = read_cues(write(tmp_path / "e.srt", SRT))
+    c = read_cast_file(write(tmp_path / "cast.yaml", "characters:\n  Alice:\n    language: en\n  Bob: {}\n"
+                                                      "  Nobody:\n    cues: [3, 4]\n"))
+    result = cast_cues(cues, c, INFO)
+    assert [(ln.character, ln.voice, ln.language) for ln in result.lines] == [
+        ("Alice", "af_heart", "en"), ("Bob", "zf_xiaobei", "zh"), ("Nobody", "af_heart", "en")]
+    assert "native zh voice" in result.lines[1].voice_source
+
+
+def test_an_engine_without_voices_still_needs_one(tmp_path):
+    import dataclasses
+
+    cues = read_cues(write(tmp_path / "e.srt", SRT))
+    c = read_cast_file(write(tmp_path / "cast.yaml", "characters:\n  Alice:\n    language: en\n"))
+    with pytest.raises(DubError) as err:
+        cast_cues(cues, c, dataclasses.replace(INFO, voices=()))
+    assert "cast.yaml:2: characters.Alice.voice: missing" in str(err.value)
