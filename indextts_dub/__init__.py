@@ -5,7 +5,7 @@
     print(result.summary)
 
 The flow, one subpackage per stage (:data:`LAYERS`): :mod:`.cues` -> :mod:`.lines` ->
-:mod:`.plan` -> :mod:`.takes` -> :mod:`.clips` -> :mod:`.deliver`, run in order by
+:mod:`.plan` -> :mod:`.takes` -> :mod:`.clips` (-> :mod:`.qa`) -> :mod:`.deliver`, run in order by
 :mod:`.pipeline`. Heavy libraries load when an engine loads, not when this package is imported.
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("plan",),          # stage 3: when and how fast
     ("takes",),         # stage 4: the engine speaks
     ("clips",),         # stage 5: each take fitted to its plan
+    ("qa",),            # stage 5b (--qa): each clip heard and scored
     ("deliver",),       # stage 6: files
     ("pipeline",),      # the stages in order
     ("cli", "service"),  # the command line; the stages as Celery tasks, the HTTP API

@@ -39,6 +39,7 @@ class Clip:
     engine_speed: float = 1.0  # the speed knob the engine was given
     entry: PlanEntry | None = None
     take_key: str = ""         # the take cache's content key of the take it was fitted from
+    qa: dict | None = None     # with --qa: what was heard and its score (indextts_dub.qa)
 
     @property
     def length(self) -> int:

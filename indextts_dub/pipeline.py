@@ -28,6 +28,10 @@ from .errors import DubError, Problems
 from .fsio import Staging
 from .lines import CastFile, CastLines, cast_cues, read_cast_file
 from .plan import SPEED_BOUNDS, Plan, PlanOptions, plan, plan_per_line
+from .qa import MODES as QA_MODES
+from .qa import check as qa_check
+from .qa import retry as qa_retry
+from .qa.hearing import model_folder as qa_ready
 from .takes import NotCached, Synthesizer, Take, TakeCache
 from .takes import engine as engine_setup
 from .takes.cache import DEFAULT_LIMIT as DEFAULT_CACHE_LIMIT
@@ -74,6 +78,8 @@ class DubOptions:
     retime_video: bool = False
     engine_options: dict | None = None
     editor_copies: tuple[str, ...] | None = None  # None: every format (see deliver.timelines.editors)
+    qa: str | None = None                        # "check": every clip heard and scored (indextts_dub.qa)
+    qa_threshold: float = 0.25                   # error rate past which a line fails QA
 
     def check(self, video: str | Path | None) -> None:
         """What is wrong whatever the inputs say, before anything is read or written."""
@@ -94,6 +100,10 @@ class DubOptions:
         if mix.background == "original" and video is None:
             raise DubError.at(None, None, "--background", "'original' needs --video (its audio is the background)")
         editors.resolve(self.editor_copies)          # a bad format name stops the run before any work
+        if self.qa is not None and self.qa not in QA_MODES:
+            raise DubError.at(None, None, "--qa", f"{self.qa!r} is not one of {', '.join(QA_MODES)}")
+        if not 0 <= self.qa_threshold <= 1:
+            raise DubError.at(None, None, "--qa-threshold", f"must lie between 0 and 1 (got {self.qa_threshold})")
 
 
 def _options(options: DubOptions | None, fields_: dict) -> DubOptions:
@@ -277,6 +287,8 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
     try:
         inp = read_inputs(subtitles, cast, video, opts)
         lap("read_inputs")
+        if opts.qa:
+            qa_ready()          # a missing qa extra stops the run before anything is spoken
         cache = open_cache(opts.cache, out, opts.cache_limit)
         if cache is not None:
             cache.open()                # a folder it cannot use is said now, before the engine loads
@@ -287,6 +299,12 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         lap("plan")
         clips = fitted_clips(inp, the_plan, synth, naturals, progress)
         lap("fitted_clips")
+        if opts.qa:
+            qa_cache = synth.cache.root if synth.cache else None
+            clips = qa_check(clips, opts.qa_threshold, qa_cache, progress)
+            if opts.qa == "retry":
+                clips = qa_retry(clips, synth, inp.engine.speed_range, opts.qa_threshold, qa_cache)
+            lap("qa")
         done = deliver_staged(staging, inp, opts, the_plan, clips, engine_work(synth), stages)
         done.facts.wall_seconds = time.perf_counter() - t_start
         placed = staging.commit()

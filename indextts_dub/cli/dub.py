@@ -77,7 +77,7 @@ def _dub_kwargs(args: argparse.Namespace) -> dict:
     return dict(cast=args.cast, video=args.video, out=args.output, engine=args.engine, voice=args.voice,
                 encoding=args.encoding, fill=args.fill, strict=args.strict, skip_unspeakable=args.skip_unspeakable,
                 speed_bounds=bounds, cache=cache, library=args.library, plan_options=popts,
-                planner=args.planner, retime_video=args.retime_video,
+                planner=args.planner, retime_video=args.retime_video, qa=args.qa, qa_threshold=args.qa_threshold,
                 engine_options=parse_engine_options(args.engine_option) or None)
 
 
@@ -193,6 +193,11 @@ def add_dub_parser(sub: argparse._SubParsersAction) -> None:
                    help="how far the background dips while dialogue plays (default 12 for original, 0 for a file)")
     m.add_argument("--format", choices=("wav16", "wav24", "float", "flac"), default="wav24",
                    help="stems and mix: WAV 16-bit, 24-bit (default), 32-bit float, or FLAC")
+    d.add_argument("--qa", nargs="?", const="check", choices=("check", "retry"),
+                   help="hear every fitted clip with Whisper and score it against its line; 'retry' also "
+                        "renders failed lines again and keeps the best take (needs pip install 'indextts-dub[qa]')")
+    d.add_argument("--qa-threshold", type=float, default=0.25,
+                   help="error rate (WER for English, pinyin syllables for Mandarin) past which a line fails QA (default 0.25)")
     d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     from .timeline import add_arguments as add_timeline_arguments
 

@@ -68,6 +68,7 @@ def line_record(clip: Clip, media: str | None = None) -> dict[str, Any]:
         "overrun_ms": round(e.overrun * 1000 / SAMPLE_RATE, 1) if e else 0.0,
         "limit_sample": e.limit if e else None,
         "compressed": bool(e.compressed) if e else False,
+        **({"qa": clip.qa} if clip.qa is not None else {}),
         **line_casting(ln),
     }
 

@@ -277,6 +277,7 @@ vertical-align:top;text-align:left} th{background:#fafafa;position:sticky;top:0}
 td.num{text-align:right;font-variant-numeric:tabular-nums} tr.on{background:#fff6d5}
 .warn{color:#c0392b} .why{color:#666;font-size:12px} audio{height:28px;width:180px}
 .chip{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
+.qa-fail .heard{color:#c0392b} .heard{font-size:12px} body.only-failed tr[data-line]:not(.qa-fail){display:none}
 """
 
 JS = """
@@ -295,6 +296,8 @@ JS = """
   bars.forEach(function(r){ r.addEventListener('click', function(){ select(r.dataset.line, true); }); });
   Object.keys(rows).forEach(function(k){ rows[k].addEventListener('click', function(ev){
     if(ev.target.tagName !== 'AUDIO'){ select(k, false); } }); });
+  var only = document.getElementById('only-failed');
+  if(only){ only.addEventListener('change', function(){ document.body.classList.toggle('only-failed', only.checked); }); }
   document.body.dataset.lanes = String(document.querySelectorAll('svg.timeline g.lane').length);
   document.body.dataset.ready = '1';
 })();
@@ -326,6 +329,10 @@ def page(title: str, rows: list[dict[str, Any]], pic: Picture, doc: dict[str, An
                                          (1.25, False, "at the bound"), (1.4, True, "past the bound")))
     legend += '<span style="background:#ff0000"></span>overrun<span style="border:1px dashed #888;background:none">' \
               '</span>cue'
+    checked = [r["qa"] for r in rows if r.get("qa")]
+    if checked:
+        failed = sum(not q["passed"] for q in checked)
+        cards.append(("failed the check by ear (Whisper)", f"{failed} of {len(checked)}", failed > 0))
     trs = []
     for r in rows:
         warn = "<br>".join(e(w) for w in r["warnings"])
@@ -333,14 +340,19 @@ def page(title: str, rows: list[dict[str, Any]], pic: Picture, doc: dict[str, An
         emo = e(json.dumps(emotion, ensure_ascii=False) if isinstance(emotion, (dict, list)) else str(emotion)) \
             if emotion else ""
         chip = speed_colour(r["speed"], r["bounds"][1], r.get("compressed", False))
+        qa = r.get("qa")
+        heard = (f'<td class="heard">{e(qa["heard"])}<div class="why">error {qa["score"]:.2f}'
+                 f'{"" if qa["passed"] else " (failed)"}, {qa["attempts"]} take(s)</div></td>') if qa else ""
+        fail = ' class="qa-fail"' if qa and not qa["passed"] else ""
         trs.append(
-            f'<tr data-line="{r["index"]}"><td class="num">{r["index"]}</td>'
+            f'<tr data-line="{r["index"]}"{fail}>'
+            f'<td class="num">{r["index"]}</td>'
             f'<td>{e(r["slot"]["start_tc"])}</td><td>{e(r["character"])}</td><td>{e(r["voice"])}</td>'
             f'<td>{emo}</td><td>{e(r["text"])}<div class="why">{e(r["reason"])}</div></td>'
             f'<td class="num"><span class="chip" style="background:{chip}"></span>{r["speed"]:.2f}x</td>'
             f'<td class="num">{r["engine_speed"]:.2f}</td><td class="num">{r["residual_stretch"]:.3f}</td>'
             f'<td class="num">{samples_to_ms(r.get("lead_samples", 0)):.0f} / {samples_to_ms(r.get("spill_samples", 0)):.0f}</td>'
-            f'<td class="warn">{warn}</td>'
+            f'{heard}<td class="warn">{warn}</td>'
             f'<td><audio controls preload="none" src="{e(r["media"])}"></audio></td></tr>')
     retime = doc.get("video_retime") or {}
     retime_html = ""
@@ -369,8 +381,9 @@ programme {e(timecode(doc['programme_samples']))}</div>
 <div class="scroll">{svg(pic)}</div>
 {retime_html}
 <h2>Lines</h2>
+{'<label><input type="checkbox" id="only-failed"> only the lines that failed the check by ear</label>' if checked else ''}
 <table><thead><tr><th>#</th><th>cue</th><th>character</th><th>voice</th><th>emotion</th><th>text / why</th>
-<th>speed</th><th>engine</th><th>stretch</th><th>early / past (ms)</th><th>warnings</th><th>clip</th></tr></thead>
+<th>speed</th><th>engine</th><th>stretch</th><th>early / past (ms)</th>{'<th>heard / error</th>' if checked else ''}<th>warnings</th><th>clip</th></tr></thead>
 <tbody>{''.join(trs)}</tbody></table>
 <script>{JS}</script>
 </body></html>

@@ -29,6 +29,12 @@ def summary_text(clips: list[Clip], skipped: list[Skipped], warnings: list[str],
     if facts.wall_seconds:
         rtf = facts.wall_seconds / (facts.programme / SAMPLE_RATE) if facts.programme else 0
         out.append(f"Took {facts.wall_seconds:.1f} s ({rtf:.2f}x real time, engine {facts.engine_seconds:.1f} s)")
+    checked = [c.qa for c in clips if c.qa is not None]
+    if checked:
+        failed = sum(not q["passed"] for q in checked)
+        worst = max(q["score"] for q in checked)
+        out.append(f"Heard by Whisper: {len(checked) - failed} of {len(checked)} lines pass, {failed} failed "
+                   f"(worst error {worst:.2f}, threshold {checked[0]['threshold']:.2f})")
     if facts.cache_damaged:
         out.append(f"Take cache: {facts.cache_damaged} damaged entries (torn or truncated) were spoken again")
     if facts.engine_notes:

@@ -48,6 +48,7 @@ def clip_metadata(clip: Clip, media: Path) -> dict[str, Any]:
         "source": {"file": ln.cue.file, "line": ln.cue.line},
         "media": media.name,
         "warnings": list(clip.warnings),
+        **({"qa": clip.qa} if clip.qa is not None else {}),
         **line_casting(ln),
     }
 

@@ -1,5 +1,7 @@
 """A third-party engine for the tests, written from docs/engines.md alone: it speaks tone bursts
-whose length follows the text and the speed (with a fixed share, like real engines)."""
+whose length follows the text and the speed (with a fixed share, like real engines). Like a
+sampling engine it can break a take: a line containing "garbled" comes out as noise with seed 0
+(another seed fixes it), one containing "hopeless" always does."""
 from __future__ import annotations
 
 import os
@@ -37,5 +39,8 @@ class ToyEngine(Engine):
         t = np.arange(n) / sr
         f = 180.0 if request.voice == "low" else 320.0
         burst = (0.4 * np.sin(2 * np.pi * f * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+        if "hopeless" in request.text or ("garbled" in request.text and request.seed == 0):
+            # a broken take, as a sampling engine sometimes gives: noise instead of the tone
+            burst = (0.3 * np.random.default_rng([n, request.seed]).standard_normal(n)).astype(np.float32)
         pad = np.zeros(int(0.1 * sr), np.float32)
         return np.concatenate([pad, burst, pad])
