@@ -140,11 +140,12 @@ def _matches_file() -> Path:
 def match_clip(clip_hash: str, target: Callable[[], np.ndarray], info: EngineInfo, engine: Callable[[], Engine],
                blend: bool | None = None) -> VoiceMatch:
     """:func:`nearest` for the clip whose content hash is ``clip_hash``, kept in the user's cache
-    folder (keyed by the engine, its model, the embedder, the probe, blending and the hash):
+    folder (keyed by the engine, its model and voices, the embedder, the probe, blending and the hash):
     ``target`` (the clip's embedding) and ``engine`` (the loaded engine) are called only when
     this clip was never matched with this engine before."""
     blend = info.voice_blends if blend is None else blend
-    key = f"{_probe_key(info)}|{embedding.VERSION}|{'blend' if blend else 'single'}|{clip_hash}"
+    voices = hashlib.sha256(" ".join(info.voice_ids()).encode()).hexdigest()[:12]     # a new voice can win
+    key = f"{_probe_key(info)}|{voices}|{embedding.VERSION}|{'blend' if blend else 'single'}|{clip_hash}"
     hit = _read(_matches_file()).get(key)
     if isinstance(hit, dict):
         try:
