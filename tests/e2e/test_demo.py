@@ -138,10 +138,11 @@ def test_plan_json_explains_each_line(demo_run):
     assert short["speed"] == 1.0 and short["speech_samples"] < short["slot"]["length"]
     assert short["clip"]["length"] == short["slot"]["length"]
     squeezed = by_text["我明白了，我们马上开始准备仪器和材料。"]
-    # needs 1.75x on its own: borrows the silence around it, then goes past the 1.25x bound (compress)
-    assert 1.25 < squeezed["speed"] <= 1.5 and squeezed["compressed"] and squeezed["warnings"]
+    # too long for its slot at natural speed (native Mandarin voice): borrows the silence around it and
+    # lands inside the 1.25x bound, the engine doing most of it
+    assert 1.15 < squeezed["speed"] <= 1.25 and not squeezed["compressed"]
     assert squeezed["lead_samples"] > 0 and squeezed["spill_samples"] > 0
-    assert squeezed["engine_speed"] > 1.25                            # the engine did most of it
+    assert squeezed["engine_speed"] > 1.1
     nxt = by_text["准备好了！"]
     end = squeezed["clip"]["start"] + squeezed["speech_samples"]
     assert end + doc["bounds"]["min_gap_samples"] <= nxt["clip"]["start"]   # never over Mei's next line
@@ -158,7 +159,7 @@ def test_plan_json_explains_each_line(demo_run):
 def test_summary_names_lines_characters_speeds_and_outputs(demo_run):
     s = demo_run.summary
     assert "Dubbed 9 lines, 3 characters" in s and "Speeds:" in s and "Wrote:" in s
-    assert "dubbed.mp4" in s and "compressed" in s
+    assert "dubbed.mp4" in s and "max 1.2" in s
 
 
 def test_demo_cast_uses_every_voice_and_emotion_form(demo_run):
