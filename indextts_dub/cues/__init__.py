@@ -5,9 +5,9 @@ markers or clips (:mod:`.timeline_cues`), or subtitles aligned to a timeline, as
 with times in samples at 48 kHz. :mod:`.timeline_in` opens and measures timelines,
 :mod:`.otio_json` reads OpenTimelineIO JSON as written.
 """
-from .cue import Cue
+from .cue import Cue, Cues, Skipped
 from .subtitles import read_cues
 from .timeline_cues import load_cues
 from .timeline_in import TimelineIn, TimelineOptions
 
-__all__ = ["Cue", "TimelineIn", "TimelineOptions", "load_cues", "read_cues"]
+__all__ = ["Cue", "Cues", "Skipped", "TimelineIn", "TimelineOptions", "load_cues", "read_cues"]

@@ -29,6 +29,8 @@ class Cue:
     tags: dict[str, str] = field(default_factory=dict)  # inline {key=value} tags of ours
     file: str = ""
     line: int = 0              # line of the cue's timing (SRT/VTT) or Dialogue (ASS); 0: the file has none
+    prefix: str | None = None  # a "Name:" the text opens with that the file alone does not show to be a
+                               # speaker (seen once); casting takes it when the cast names that character
 
     @property
     def length(self) -> int:
@@ -44,6 +46,26 @@ class Cue:
     def source(self) -> str:
         """``file:line``, or ``file`` and the cue's id where the file has no lines."""
         return f"{self.file}:{self.line}" if self.line else f"{self.file} ({self.id})"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A cue that is not spoken, and why (listed in the summary and in plan.json ``skipped``)."""
+
+    cue: Cue
+    reason: str
+
+
+class Cues(list):
+    """The cues of one input in time order (a plain list of :class:`Cue`), with what reading it
+    decided beside them: ``skipped`` (cues read but not spoken, each with its reason) and
+    ``warnings`` (what the run's summary should say about the file: a layout chosen, lines
+    dropped as players drop them, a suspect encoding)."""
+
+    def __init__(self, cues=(), skipped=(), warnings=()):
+        super().__init__(cues)
+        self.skipped: list[Skipped] = list(skipped)
+        self.warnings: list[str] = list(warnings)
 
 
 # ---------------------------------------------------------------- text cleaning
@@ -80,7 +102,7 @@ def clean_text(text: str) -> tuple[str, dict[str, str]]:
     text = _HTML.sub("", text)
     text = text.replace("\\N", "\n").replace("\\n", "\n").replace("\\h", " ")
     text = html.unescape(text).replace("\u00a0", " ")
-    lines = [re.sub(r"[ \t]+", " ", ln).strip() for ln in text.split("\n")]
+    lines = [re.sub(r"[ \t\f\v]+", " ", ln).strip() for ln in text.split("\n")]
     return "\n".join(ln for ln in lines if ln), tags
 
 

@@ -1,21 +1,23 @@
-"""Stage 1, cues: subtitle files (SRT, ASS/SSA, WebVTT) to a list of :class:`Cue`.
+"""Stage 1, cues: subtitle files (SRT, ASS/SSA, WebVTT) to :class:`Cues`.
 
-pysubs2 parses the formats; a light scan of the raw lines beside it gives each cue the line it
-came from, the speaker that pysubs2 drops (WebVTT ``<v Name>``) and strict checks of every
-timing line, so a broken file is reported at its line instead of being silently merged into the
-previous cue. SRT and WebVTT timing lines go through one scanner (:data:`TIMED`); ASS/SSA
-events through their own. Times become integer samples at 48 kHz here.
+WebVTT is read by the W3C parsing rules (:mod:`.webvtt`). SRT and ASS/SSA are parsed by
+pysubs2, with a light scan of the raw lines beside it that gives each cue the line it came from
+and checks every timing line strictly, so a broken file is reported at its line instead of
+being silently merged into the previous cue (SRT timing lines: :data:`TIMED`; ASS/SSA events:
+their own scan). Times become integer samples at 48 kHz here.
 """
 from __future__ import annotations
 
 import re
+import warnings as warnings_module
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import timebase
 from ..errors import DubError, Problems
 from ..text.encoding import read_text
-from .cue import Cue, clean_text, plain, split_speaker
+from . import dialogue, webvtt
+from .cue import Cue, Cues, clean_text
 
 FORMATS = {".srt": "srt", ".ass": "ass", ".ssa": "ssa", ".vtt": "vtt"}
 
@@ -57,9 +59,6 @@ TIMED = {
     "srt": Timed("subrip.SubripFormat",
                  re.compile(r"^\s*(\d{1,2}:\d{1,2}:\d{1,2}[,.]\d{1,3})\s*-{1,2}>\s*(\d{1,2}:\d{1,2}:\d{1,2}[,.]\d{1,3})(\s.*)?$"),
                  None, "HH:MM:SS,mmm --> HH:MM:SS,mmm"),
-    "vtt": Timed("webvtt.WebVTTFormat",
-                 re.compile(r"^\s*((?:\d{1,4}:)?\d{2}:\d{2}\.\d{3})\s+-->\s+((?:\d{1,4}:)?\d{2}:\d{2}\.\d{3})(\s.*)?$"),
-                 "-->", "HH:MM:SS.mmm --> HH:MM:SS.mmm"),
 }
 
 
@@ -95,7 +94,7 @@ def _scan_timed(path: Path, lines: list[str], problems: Problems, spec: Timed) -
     return found
 
 
-_ASS_TIME = re.compile(r"^\s*\d+:\d{1,2}:\d{1,2}(?:[.:]\d{1,3})?\s*$")
+_ASS_TIME = re.compile(r"^\s*-?\d+:\d{1,2}:\d{1,2}(?:[.:]\d{1,3})?\s*$")
 
 
 def _scan_ass(path: Path, lines: list[str], problems: Problems) -> list[tuple[int, str, list[str]]]:
@@ -134,62 +133,102 @@ def _scan_ass(path: Path, lines: list[str], problems: Problems) -> list[tuple[in
 
 # ---------------------------------------------------------------- reading
 
-def read_cues(path: str | Path, encoding: str | None = None) -> list[Cue]:
+@dataclass
+class Event:
+    """One subtitle event as its format gives it, before its text is cleaned."""
+
+    line: int                      # line of the timing line (SRT/VTT) or the Dialogue line (ASS)
+    id: str
+    start_ms: int
+    end_ms: int
+    raw: str
+    speaker: str | None = None
+    speaker_from: str | None = None
+    style: str | None = None
+
+
+def _vtt_events(path: Path, text: str, warnings: list[str]) -> list[Event]:
+    try:
+        doc = webvtt.parse(text)
+    except webvtt.NotWebVTT as exc:
+        raise DubError.at(path, 1, None, str(exc)) from None
+    for line, why in doc.dropped:
+        warnings.append(f"{path}:{line}: timing: {why}; players drop this cue, so the dub does too")
+    events = []
+    for c in doc.cues:
+        named = [who for who, _ in c.voices if who]
+        events.append(Event(c.line, c.id, c.start_ms, c.end_ms, c.text,
+                            named[0] if named else None, "voice-tag" if named else None))
+    return events
+
+
+def _pysubs2_events(path: Path, text: str, fmt: str, warnings: list[str]) -> list[Event]:
+    """SRT and ASS/SSA: pysubs2 parses, the scan beside it checks every timing and gives lines."""
+    import pysubs2
+
+    lines = text.split("\n")
+    problems = Problems()
+    scan = _scan_timed(path, lines, problems, TIMED[fmt]) if fmt in TIMED else _scan_ass(path, lines, problems)
+    problems.raise_if_any()
+    try:
+        with warnings_module.catch_warnings():
+            warnings_module.simplefilter("ignore")      # pysubs2 warns (and uses defaults) for odd style fields
+            subs = pysubs2.SSAFile.from_string(text, format_=fmt)
+    except Exception as exc:  # pysubs2 raises several types for broken files
+        raise DubError.at(path, None, None, f"cannot parse as {fmt.upper()}: {exc}") from None
+    found = list(subs)
+    if len(found) != len(scan):
+        raise DubError.at(path, None, None,
+                          f"found {len(scan)} timing lines but {len(found)} cues; the file's structure is broken")
+    events = []
+    for ev, (lineno, cue_id, _payload) in zip(found, scan):
+        if fmt in ("ass", "ssa") and ev.is_comment:
+            continue
+        start, end = ev.start, ev.end
+        if start < 0 and end >= 0:
+            warnings.append(f"{path}:{lineno}: Start: {start} ms is before the programme starts; the cue starts at 0")
+            start = 0
+        name = ev.name.strip() if fmt in ("ass", "ssa") else ""
+        style = ev.style if fmt in ("ass", "ssa") and ev.style and ev.style != "Default" else None
+        events.append(Event(lineno, cue_id, start, end, ev.text, name or None, "name-field" if name else None, style))
+    return events
+
+
+def read_cues(path: str | Path, encoding: str | None = None) -> Cues:
     """Read a subtitle file into cues sorted by start (stable), times in samples at 48 kHz.
 
     Raises :class:`DubError` naming file, line and field for unreadable files, malformed
-    timings, cues ending before they start and files without any cue.
+    timings (SRT, ASS), cues ending before they start and files without any cue. What the file
+    holds but is not spoken is listed in the result's ``skipped``, what a user should know in
+    its ``warnings``.
     """
-    import pysubs2
-
     path = Path(path)
     text, _enc = read_text(path, encoding)
     if not text.strip():
         raise DubError.at(path, None, None, "the subtitle file is empty")
     fmt = _format_of(path, text)
-    lines = text.splitlines()
+    text = text.replace("\r\n", "\n").replace("\r", "\n")    # only these end a line (not \f, \v, U+2028)
+    warnings: list[str] = []
+    events = _vtt_events(path, text, warnings) if fmt == "vtt" else _pysubs2_events(path, text, fmt, warnings)
     problems = Problems()
-    scan = _scan_timed(path, lines, problems, TIMED[fmt]) if fmt in TIMED else _scan_ass(path, lines, problems)
-    problems.raise_if_any()
-    try:
-        subs = pysubs2.SSAFile.from_string(text, format_=fmt)
-    except Exception as exc:  # pysubs2 raises several types for broken files
-        raise DubError.at(path, None, None, f"cannot parse as {fmt.upper()}: {exc}") from None
-    events = list(subs)
-    if len(events) != len(scan):
-        raise DubError.at(path, None, None,
-                          f"found {len(scan)} timing lines but {len(events)} cues; the file's structure is broken")
     cues: list[Cue] = []
-    for n, (ev, (lineno, cue_id, payload)) in enumerate(zip(events, scan), start=1):
-        if fmt in ("ass", "ssa") and ev.is_comment:
+    for n, ev in enumerate(events, start=1):
+        if ev.end_ms < ev.start_ms:
+            problems.add(path, ev.line, "end",
+                         f"ends ({timebase.timecode(timebase.ms_to_samples(ev.end_ms))}) before it starts "
+                         f"({timebase.timecode(timebase.ms_to_samples(ev.start_ms))})")
             continue
-        if ev.end < ev.start:
-            problems.add(path, lineno, "end",
-                         f"ends ({timebase.timecode(timebase.ms_to_samples(ev.end))}) before it starts "
-                         f"({timebase.timecode(timebase.ms_to_samples(ev.start))})")
-            continue
-        raw = ev.text
-        speaker = speaker_from = None
-        if fmt == "vtt":
-            m = re.search(r"<v(?:\.[^\s>]*)?\s+([^>]+)>", "\n".join(payload))
-            if m:
-                speaker, speaker_from = plain(m.group(1)).strip(), "voice-tag"
-        elif fmt in ("ass", "ssa") and plain(ev.name).strip():
-            speaker, speaker_from = plain(ev.name).strip(), "name-field"
-        cleaned, tags = clean_text(raw)
-        if speaker is None:
-            who, how, rest = split_speaker(cleaned)
-            if who:
-                speaker, speaker_from, cleaned = who, how, rest
-        style = ev.style if fmt in ("ass", "ssa") and ev.style and ev.style != "Default" else None
+        cleaned, tags = clean_text(ev.raw)
         cues.append(Cue(
-            index=n, id=cue_id or str(n),
-            start=timebase.ms_to_samples(ev.start), end=timebase.ms_to_samples(ev.end),
-            text=cleaned, speaker=speaker, speaker_from=speaker_from, style=style, tags=tags,
-            file=str(path), line=lineno,
+            index=n, id=ev.id or str(n),
+            start=timebase.ms_to_samples(ev.start_ms), end=timebase.ms_to_samples(ev.end_ms),
+            text=cleaned, speaker=ev.speaker, speaker_from=ev.speaker_from, style=ev.style, tags=tags,
+            file=str(path), line=ev.line,
         ))
     problems.raise_if_any()
     if not cues:
         raise DubError.at(path, None, None, f"no cues found in this {fmt.upper()} file")
     cues.sort(key=lambda c: (c.start, c.index))
-    return cues
+    spoken, skipped = dialogue.decide(cues)
+    spoken.sort(key=lambda c: (c.start, c.index))
+    return Cues(spoken, skipped, warnings)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..lines import Skipped
+from ..cues import Skipped
 from ..clips import Clip
 from ..fsio import atomic_write
 from ..plan import Plan

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..clips import Clip
-from ..lines import Skipped
+from ..cues import Skipped
 from ..timebase import SAMPLE_RATE, timecode
 from .plan_json import RunFacts, summary_figures
 

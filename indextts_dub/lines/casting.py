@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..cues import Cue
+from ..cues import Cue, Skipped
+from ..cues.cue import split_speaker
 from ..engines import EngineInfo
 from ..errors import DubError, Problems
 from ..text.script import detect_language, language_name
-from ..text.speech import join_display, speakable, speech_text
+from ..text.speech import has_han, join_display, speakable, speech_text
 from ..voices.ids import ResolvedVoice, builtin, native_voice
 from ..voices.resolve import resolve_builtin
 from . import emotion as emo
@@ -40,14 +41,6 @@ class Line:
     reference: str | None = None                       # reference clip path, for engines that clone
     reference_hash: str | None = None
     voice_source: str = ""                             # how the voice was chosen, for the report
-
-
-@dataclass(frozen=True)
-class Skipped:
-    """A cue with nothing to say."""
-
-    cue: Cue
-    reason: str
 
 
 @dataclass
@@ -107,7 +100,8 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
             by_number[n] = ch
 
     lines: list[Line] = []
-    skipped: list[Skipped] = []
+    skipped: list[Skipped] = list(getattr(cues, "skipped", []))     # what reading the file left out
+    warnings.extend(getattr(cues, "warnings", []))
     unknown: dict[str, Cue] = {}
     chosen: dict[str, dict] = {}
     unnamed: list[int] = []              # positions in ``lines`` of lines whose cue names nobody
@@ -119,11 +113,21 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
         except DubError as exc:
             problems.items.extend(exc.problems)
             continue
+        if cue.end == cue.start:
+            skipped.append(Skipped(cue, "zero duration"))
+            continue
+        if not speakable(speech_text(cue.text, "zh" if has_han(cue.text) else "en")):
+            skipped.append(Skipped(cue, "no speakable text"))     # before asking who says it
+            continue
         number = int(cue.id) if cue.id.isdigit() else cue.index
         ch = by_number.get(number)
         name = None
         if ch is None and cue.speaker:
             ch = cast_file.find(cue.speaker)
+            name = cue.speaker
+        if ch is None and cue.speaker is None and cue.prefix and cast_file.find(cue.prefix) is not None:
+            ch = cast_file.find(cue.prefix)         # a prefix seen once, but the cast names the character
+            cue = replace(cue, speaker=cue.prefix, speaker_from="prefix", text=split_speaker(cue.text)[2])
             name = cue.speaker
         if ch is None and cue.style:
             ch = cast_file.find(cue.style)

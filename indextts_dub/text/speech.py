@@ -166,6 +166,7 @@ def normalize_zh_numbers(text: str) -> str:
 
 # ------------------------------------------------------------------ lines
 
+_LYRIC_LINE = re.compile(r"^\s*[-–—]?\s*[♪♫]")
 _ANNOTATION = re.compile(r"\[[^\]]*\]|【[^】]*】|（[^）]*）|\((?![a-zü]+[1-5]\))[^)]*\)|♪[^♪]*♪|[♪♫]")
 
 
@@ -182,10 +183,12 @@ def speech_text(display: str, language: str) -> str:
     """The display text of a cue, turned into what the engine should say."""
     text = normalize_inline_pinyin(display)
     zh = language.startswith("zh") or has_han(text)
+    text = "\n".join(ln for ln in text.split("\n") if not _LYRIC_LINE.match(ln))   # sung, not spoken
+    text = _ANNOTATION.sub(lambda m: "\n" * m.group(0).count("\n") or " ", text)  # [music], (laughs), over lines too
     lines: list[str] = []
     for ln in text.split("\n"):
         dash = re.match(r"^\s*[-–—]\s*", ln)
-        ln = _ANNOTATION.sub(" ", ln[dash.end():] if dash else ln).strip()  # [music], (laughs), ♪ ♪
+        ln = (ln[dash.end():] if dash else ln).strip()
         if not ln:
             continue
         if dash and lines and unicodedata.category(lines[-1][-1])[0] != "P":

@@ -24,13 +24,26 @@ my friend.
 4
 00:00:07,000 --> 00:00:08,000
 Just a line without a speaker {emotion=angry:0.8}
+
+5
+00:00:09,000 --> 00:00:10,000
+Alice: Bye.
+
+6
+00:00:11,000 --> 00:00:12,000
+Bob: Bye!
+
+7
+00:00:13,000 --> 00:00:14,000
+[老王] 再见。
 """
 
 
 def test_srt_speakers_styling_and_exact_samples(tmp_path):
     cues = read_cues(write(tmp_path / "a.srt", SRT))
-    assert [c.speaker for c in cues] == ["Alice", "Bob", "老王", None]
-    assert [c.speaker_from for c in cues] == ["prefix", "bracket", "prefix", None]
+    # a name that opens two cues (in either form) is a speaker
+    assert [c.speaker for c in cues] == ["Alice", "Bob", "老王", None, "Alice", "Bob", "老王"]
+    assert [c.speaker_from for c in cues] == ["prefix", "bracket", "prefix", None, "prefix", "prefix", "bracket"]
     assert cues[0].text == "Hello there,\nmy friend."
     assert cues[1].text == "Hi!"
     assert cues[2].text == "我们需要重复这个实验。"
@@ -39,8 +52,16 @@ def test_srt_speakers_styling_and_exact_samples(tmp_path):
     # 1.000 s and 2.500 s at 48 kHz, exactly
     assert (cues[0].start, cues[0].end) == (48_000, 120_000)
     assert (cues[1].start, cues[1].end) == (144_000, 204_000)
-    assert [c.line for c in cues] == [2, 7, 11, 15]
-    assert [c.id for c in cues] == ["1", "2", "3", "4"]
+    assert [c.line for c in cues] == [2, 7, 11, 15, 19, 23, 27]
+    assert [c.id for c in cues] == ["1", "2", "3", "4", "5", "6", "7"]
+
+
+def test_a_prefix_seen_once_stays_in_the_text_and_is_offered_to_casting(tmp_path):
+    cues = read_cues(write(tmp_path / "once.srt", "1\n00:00:01,000 --> 00:00:02,000\nRègle numéro un: pas touche.\n\n"
+                                                   "2\n00:00:03,000 --> 00:00:04,000\nAlice: hi\n"))
+    assert [c.speaker for c in cues] == [None, None]
+    assert [c.text for c in cues] == ["Règle numéro un: pas touche.", "Alice: hi"]
+    assert [c.prefix for c in cues] == ["Règle numéro un", "Alice"]
 
 
 ASS = """[Script Info]
@@ -100,8 +121,8 @@ def test_encodings_are_detected(tmp_path, encoding):
         "1\n00:00:01,000 --> 00:00:02,000\n老王：这是一个测试，我们明天见。\n\n"
         "2\n00:00:03,000 --> 00:00:04,000\n小美：谢谢你的帮助！\n")
     cues = read_cues(write(tmp_path / "zh.srt", text, encoding))
-    assert [c.speaker for c in cues] == ["老王", "小美"]
-    assert cues[0].text.startswith(("这是", "這是"))
+    assert [c.prefix for c in cues] == ["老王", "小美"]
+    assert cues[0].text.startswith(("老王：这是", "老王：這是"))
 
 
 def test_short_gbk_line_is_not_taken_for_big5(tmp_path):

@@ -45,7 +45,7 @@ def test_cast_lines_voices_languages_and_skips(tmp_path):
     assert [(ln.index, ln.character, ln.voice, ln.language) for ln in result.lines] == [
         (1, "Alice", "jf_alpha", "en"), (2, "Bob", "jm_kumo", "zh"), (3, "Narrator", "jf_tebukuro", "en")]
     assert result.lines[1].speech_text == "我有两个苹果。"
-    assert [(s.cue.id, s.reason) for s in result.skipped] == [("3", "no speakable text")]
+    assert [(s.cue.id, s.reason) for s in result.skipped] == [("3", "music cue")]
 
 
 def test_cue_numbers_assign_characters(tmp_path):
@@ -72,10 +72,12 @@ def test_unknown_speaker_without_default_lists_known_characters(tmp_path):
 
 
 def test_unknown_named_speaker_uses_default_with_a_warning(tmp_path):
-    cues = read_cues(write(tmp_path / "e.srt", "1\n00:00:01,000 --> 00:00:02,000\nZed: hi there\n"))
+    cues = read_cues(write(tmp_path / "e.srt", "1\n00:00:01,000 --> 00:00:02,000\nZed: hi there\n\n"
+                                               "2\n00:00:03,000 --> 00:00:04,000\nZed: bye\n"))
     c = read_cast_file(write(tmp_path / "cast.yaml", CAST))
     result = cast_cues(cues, c, INFO)
     assert result.lines[0].character == "Zed" and result.lines[0].voice == "jf_tebukuro"
+    assert result.lines[0].speech_text == "hi there"
     assert any("'Zed' is not in the cast" in w for w in result.warnings)
 
 

@@ -1,0 +1,195 @@
+"""What in a subtitle file is dialogue, and who says it: decided per file, with evidence.
+
+- **Speakers.** A ``Name:`` or ``[Name]`` prefix names a speaker when the file shows it is one:
+  the same name opens two or more cues, or it is an SDH label in capitals (``WEASEL:``). A
+  prefix seen once stays in the text and is offered to casting (:attr:`Cue.prefix`), which
+  takes it when the cast names that character. Never a speaker: credits and notes
+  (``Screenplay:``, ``Sync:``, ``翻译：``, ``注：``), sound descriptions (``[Groans] Oh.``),
+  placeholder or numeric ASS Name fields (``NTP``, ``1``, ``2``).
+- **Not dialogue** (listed in ``Cues.skipped`` with the reason): cues that hold only sound
+  descriptions (``[SIGHS]``, ``(INDISTINCT SHOUTING\\nAND SCREAMING)``, ``[笑]``, ``（笑）``),
+  only lyrics (lines opening with ♪) or only a music cue (``[Music]``, ``♪♪``).
+- **Two voices in one cue.** Dash dialogue (``- Hi.\\n- Hello.``) and a speaker label opening a
+  later line (``Cheers.\\nWEASEL: Fuck you.``) split the cue into lines that share its slot, each
+  part as long as its share of the text.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import replace
+
+from ..text.speech import speakable, speech_text
+from .cue import Cue, Skipped, split_speaker
+
+# Prefixes that name a job, a credit or a note, never a character (casefolded; "Synced by" and
+# the like are caught by _CREDIT_PHRASE).
+CREDITS = frozenset("""
+screenplay script writer writers story director producer editor music composer subtitle subtitles subs
+caption captions captioning sync resync timing timer translation translations translator transcript
+transcription encode encoder rip source typesetting typeset ts qc proofreading proofreader karaoke kfx tl tlc
+release note notes n.b. nb ps p.s. prevod preklad překlad titulky napisy sottotitoli traduzione traduction
+sous-titres untertitel übersetzung subtítulos traducción legendas tradução
+翻译 翻譯 校对 校對 时间轴 時間軸 时轴 時軸 字幕 压制 壓制 注 注释 注釋 备注 備注 特效 后期 後期 片源 监制 監製
+策划 策劃 制作 製作 总监 總監 听译 聽譯 调校 調校 原创 原創 出品 翻校 润色 潤色 审校 審校 美工 分流
+""".split())
+_CREDIT_PHRASE = re.compile(r"\b(?:written|directed|produced|edited|subtitled|captioned|synced|synchronized|"
+                            r"synchronised|timed|translated|transcribed|encoded|ripped|downloaded|brought to you)"
+                            r"(?:\s+\w+)?\s*$|^(?:www\.|https?)", re.I)
+
+# Words of sound descriptions in SDH subtitles ([Groans], [SIGHS], [笑], (door slams)).
+_SOUND = re.compile(
+    r"laugh|chuckl|giggl|sigh|groan|gasp|scream|shout|yell|cry|cries|crying|sob|cough|grunt|moan|whimper|"
+    r"whisper|mutter|murmur|mumbl|sniff|snor|pant|breath|exhal|inhal|kiss|grumbl|scoff|stammer|stutter|hum|"
+    r"humm|whistl|sing|music|song|applause|cheer|clap|thud|bang|knock|ring|beep|buzz|door|phone|footstep|"
+    r"indistinct|inaudible|chatter|silence|sound|noise|explosion|gunshot|thunder|wind|rain|crowd|siren|engine|"
+    r"horn|bark|growl|roar|hiss|click|slam|crash|static|speaking|continues|playing|chanting|sneez|hiccup|gulp|"
+    r"clear.*throat|sniffl|wail|howl|grr|tv|radio|in \w+$|"
+    r"笑|哭|叹|嘆|咳|音乐|音樂|掌声|掌聲|尖叫|喘|哼|呻吟|欢呼|歡呼|敲门|敲門|电话|電話|铃|鈴|枪声|槍聲|爆炸|"
+    r"脚步|腳步|低语|低語|悄悄话|悄悄話|叹气|嘆氣|抽泣|喊|歌|嘘|噓|咳嗽", re.I)
+_MUSIC = re.compile(r"^\W*(?:music|musique|música|musica|musik|音乐|音樂|♪|♫)", re.I)
+_PLACEHOLDER_NAMES = frozenset({"ntp", "default", "none", "n/a", "na", "-", "*", "?", "unknown", "comment",
+                                "sign", "signs", "text", "title", "op", "ed"})
+
+_ANNOT = re.compile(r"\[[^\]]*\]|【[^】]*】|（[^）]*）|\([^)]*\)|♪[^♪]*♪")
+_LYRIC_LINE = re.compile(r"^\s*[-–—]?\s*[♪♫#]")
+_DASH = re.compile(r"^\s*[-–—]\s*(?=\S)")
+
+
+def _fold(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def is_credit(name: str) -> bool:
+    """``Screenplay``, ``Synced by``, ``翻译``, ``注`` ...: a job or a note, not a character."""
+    folded = _fold(name)
+    return folded in CREDITS or bool(_CREDIT_PHRASE.search(folded))
+
+
+def is_sound(words: str) -> bool:
+    """``Groans``, ``SIGHS``, ``door slams``, ``笑``: the words of a sound description."""
+    return bool(_SOUND.search(words))
+
+
+def is_placeholder(name: str) -> bool:
+    """An ASS Name field that names nobody: numbers, ``NTP``, ``Default`` ..."""
+    folded = _fold(name)
+    return not folded or folded in _PLACEHOLDER_NAMES or not any(unicodedata.category(c)[0] == "L" for c in folded)
+
+
+def _caps_label(name: str) -> bool:
+    """``WEASEL``, ``MR. SMITH``: an SDH speaker label (Latin capitals, at most three words)."""
+    letters = [c for c in name if c.isalpha()]
+    return (len(letters) >= 2 and all("A" <= c <= "Z" or c in "ÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸÑ" for c in letters)
+            and len(name.split()) <= 3)
+
+
+def _candidate(text: str) -> tuple[str, str, str] | None:
+    """The speaker a cue's text opens with, if it could be one: ``(name, how, rest)``."""
+    who, how, rest = split_speaker(text)
+    if not who or is_credit(who):
+        return None
+    if how == "bracket" and (is_sound(who) or who.isupper() or who[:1].islower()):
+        return None                               # [Groans] Oh. / [SIGHS] / [laughing]
+    if how == "prefix" and not rest.strip():
+        return None
+    return who, how, rest
+
+
+def skip_reason(text: str) -> str | None:
+    """Why a cue's text is not dialogue, or None when it has something to say."""
+    if speakable(speech_text(text, "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en")):
+        return None
+    if not text.strip():
+        return "no text"
+    lines = [ln for ln in text.split("\n") if ln.strip()]
+    if _MUSIC.match(text) or all(not speakable(ln) and ("♪" in ln or "♫" in ln) for ln in lines):
+        return "music cue"
+    if all(_LYRIC_LINE.match(ln) for ln in lines):
+        return "lyrics (♪)"
+    inner = " ".join(m.group(0) for m in _ANNOT.finditer(text))
+    if inner:
+        return "music cue" if _MUSIC.match(inner.strip("[]()（）【】 ")) else "sound description"
+    return "no speakable text"
+
+
+# ---------------------------------------------------------------- the file-level pass
+
+def decide(cues: list[Cue]) -> tuple[list[Cue], list[Skipped]]:
+    """Speakers, skips and split cues of one file's cues (see the module's description)."""
+    # 1. Name fields that name nobody are dropped; the text may still carry a prefix.
+    cues = [replace(c, speaker=None, speaker_from=None) if c.speaker_from == "name-field" and
+            is_placeholder(c.speaker or "") else c for c in cues]
+    # 2. Prefix candidates, and how often each name opens a cue (any form, any later line).
+    cands: dict[int, tuple[str, str, str]] = {}
+    counts: Counter[str] = Counter()
+    for i, c in enumerate(cues):
+        for k, ln in enumerate(_lines_with_labels(c.text)):
+            cand = _candidate(ln)
+            if cand:
+                counts[_fold(cand[0])] += 1
+                if k == 0:
+                    cands[i] = cand
+    accepted = {name for name, n in counts.items() if n >= 2}
+
+    def accept(name: str) -> bool:
+        return _fold(name) in accepted or _caps_label(name)
+
+    out: list[Cue] = []
+    skipped: list[Skipped] = []
+    for i, c in enumerate(cues):
+        cand = cands.get(i) if c.speaker is None else None
+        if cand and accept(cand[0]):
+            c = replace(c, speaker=cand[0], speaker_from=cand[1], text=cand[2])
+        elif cand:
+            c = replace(c, prefix=cand[0])
+        reason = skip_reason(c.text)
+        if reason:
+            skipped.append(Skipped(c, reason))
+            continue
+        out.extend(_split(c, accept))
+    return out, skipped
+
+
+def _lines_with_labels(text: str) -> list[str]:
+    """The cue's text from each line on: candidates for a label opening that line."""
+    lines = text.split("\n")
+    return ["\n".join(lines[k:]) for k in range(len(lines))]
+
+
+def _split(cue: Cue, accept) -> list[Cue]:
+    """Dash dialogue and later-line labels: one cue per voice, sharing the cue's slot."""
+    lines = [ln for ln in cue.text.split("\n") if ln.strip()]
+    if len(lines) < 2:
+        return [cue]
+    dashed = sum(1 for ln in lines if _DASH.match(ln)) >= 2
+    parts: list[list] = []                 # [speaker, how, lines]
+    for k, ln in enumerate(lines):
+        body, new = ln, False
+        dash = _DASH.match(ln) if dashed else None
+        if dash:
+            body, new = ln[dash.end():], True
+        who, how, rest = split_speaker(body)
+        if who and (k > 0 or new) and rest.strip() and accept(who) and not is_credit(who):
+            body, new = rest, True
+        else:
+            who = how = None
+        if not parts or new:
+            parts.append([who, how, [body]])
+        else:
+            parts[-1][2].append(body)
+    if len(parts) < 2:
+        return [cue]
+    if parts[0][0] is None:
+        parts[0][:2] = [cue.speaker, cue.speaker_from]
+    weights = [max(1, len(speech_text("\n".join(p[2]), "en"))) for p in parts]
+    total = sum(weights)
+    out = []
+    at = cue.start
+    for k, (who, how, body) in enumerate(parts):
+        end = cue.end if k == len(parts) - 1 else cue.start + (cue.end - cue.start) * sum(weights[:k + 1]) // total
+        out.append(replace(cue, id=f"{cue.id}.{k + 1}", start=at, end=end, text="\n".join(body),
+                           speaker=who, speaker_from=how, prefix=None))
+        at = end
+    return out
