@@ -153,7 +153,7 @@ def test_plan_json_explains_each_line(demo_run):
         assert 1.0 <= rec["speed"] <= (1.5 if rec["compressed"] else 1.25) and rec["reason"]
         assert abs(rec["speed"] - rec["natural_samples"] / rec["speech_samples"]) < 1e-3
         assert {"slot", "natural_samples", "speed", "residual_stretch", "warnings"} <= set(rec)
-    assert doc["skipped"] and doc["skipped"][0]["reason"] == "no speakable text"
+    assert doc["skipped"] and doc["skipped"][0]["reason"] == "music cue"
 
 
 def test_summary_names_lines_characters_speeds_and_outputs(demo_run):
