@@ -85,7 +85,7 @@ def _caps_label(name: str) -> bool:
             and len(name.split()) <= 3)
 
 
-def _candidate(text: str) -> tuple[str, str, str] | None:
+def candidate(text: str) -> tuple[str, str, str] | None:
     """The speaker a cue's text opens with, if it could be one: ``(name, how, rest)``."""
     who, how, rest = split_speaker(text)
     if not who or is_credit(who):
@@ -126,7 +126,7 @@ def decide(cues: list[Cue]) -> tuple[list[Cue], list[Skipped]]:
     counts: Counter[str] = Counter()
     for i, c in enumerate(cues):
         for k, ln in enumerate(_lines_with_labels(c.text)):
-            cand = _candidate(ln)
+            cand = candidate(ln)
             if cand:
                 counts[_fold(cand[0])] += 1
                 if k == 0:

@@ -25,7 +25,8 @@ from pathlib import Path
 from .. import timebase
 from ..errors import DubError, Problems
 from ..timebase import SAMPLE_RATE, ms_to_samples, seconds_to_samples, timecode
-from .cue import Cue, clean_text, plain, split_speaker
+from . import dialogue
+from .cue import Cue, clean_text, split_speaker
 from .otio_json import KEY, JsonPath, path_text
 from .subtitles import read_cues
 from .timeline_in import (TimelineIn, TimelineOptions, is_timeline, items, open_timeline, range_in_timeline,
@@ -139,12 +140,16 @@ def _make_cue(tin: TimelineIn, n: int, path: JsonPath, start: int, end: int, raw
                      f"dialogue {what} at {timecode(start)} has no text (its name and comment are empty)"
                      if what == "marker" else f"dialogue clip at {timecode(start)} has no text")
         return None
-    if speaker is None:
+    prefix = None
+    if speaker is None and text_field == "metadata.indextts_dub.cue.text":
+        cand = dialogue.candidate(cleaned)         # our cue: the subtitle reader decided; a prefix is offered again
+        prefix = cand[0] if cand else None
+    elif speaker is None:
         who, how, rest = split_speaker(cleaned)
         if who:
             speaker, speaker_from, cleaned = who, how, rest
     return Cue(index=n, id=ident, start=start, end=end, text=cleaned, speaker=speaker,
-               speaker_from=speaker_from, tags=tags, file=str(tin.path), line=line)
+               speaker_from=speaker_from, tags=tags, file=str(tin.path), line=line, prefix=prefix)
 
 
 def cues_from_timeline(tin: TimelineIn, opts: TimelineOptions) -> list[Cue]:

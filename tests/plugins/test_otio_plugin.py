@@ -76,7 +76,10 @@ def test_otioconvert_markers_at_a_frame_rate(plugin_site, tmp_path):
     assert [m.color for m in markers] == ["YELLOW"] * 3
     assert [(m.marked_range.start_time.value, m.marked_range.duration.value) for m in markers] == [
         (13, 37), (38, 24), (113, 35)]                       # 0.517 s = frame 12.9 -> 13; 1.5 s = 37.5 -> 38
-    assert [c.text for c in cues_from_timeline(tin, TimelineOptions())] == ["Hello there.", "Overlapping.", "Nobody named."]
+    # each name opens one cue only: the text keeps it, and casting is offered it (a cast naming Alice takes it)
+    cues = cues_from_timeline(tin, TimelineOptions())
+    assert [c.text for c in cues] == ["Alice: Hello there.", "[Bob] Overlapping.", "Nobody named."]
+    assert [c.prefix for c in cues] == ["Alice", "Bob", None]
 
 
 def test_dub_against_a_timeline_with_a_cue_timeline(plugin_site, tmp_path, toy_engine):
