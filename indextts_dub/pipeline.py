@@ -62,6 +62,7 @@ class DubOptions:
     engine: str | None = None
     voice: str | None = None                     # for every speaker, when there is no casting file
     encoding: str | None = None
+    speak: str | None = None                     # the language of bilingual subtitles to speak (zh, en)
     fill: bool = False
     strict: bool = False                         # refuse one character's overlapping cues
     skip_unspeakable: bool = False               # skip (and list) lines in languages the engine cannot speak
@@ -83,6 +84,8 @@ class DubOptions:
 
     def check(self, video: str | Path | None) -> None:
         """What is wrong whatever the inputs say, before anything is read or written."""
+        if self.speak not in (None, "zh", "en"):
+            raise DubError.at(None, None, "--speak", f"{self.speak!r} is not one of zh, en")
         if self.speed_bounds is not None:
             lo, hi = self.speed_bounds
             if not 0 < lo <= 1 <= hi:
@@ -165,7 +168,7 @@ def read_inputs(subtitles: str | Path | None, cast: str | Path | None = None, vi
     raises :class:`DubError` here, before anything is spoken."""
     opts = _options(options, fields_)
     opts.check(video)
-    cues, source, name = load_cues(subtitles, opts.timeline, opts.encoding, opts.timeline_options)
+    cues, source, name = load_cues(subtitles, opts.timeline, opts.encoding, opts.timeline_options, opts.speak)
     cast_file = read_cast_file(cast) if cast is not None else CastFile(file="<no casting file>",
                                                                        engine=opts.engine or "kokoro",
                                                                        default_voice=opts.voice)

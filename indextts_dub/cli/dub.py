@@ -75,7 +75,7 @@ def _dub_kwargs(args: argparse.Namespace) -> dict:
                         lead_in_ms=args.lead_in_ms, min_gap_ms=args.min_gap_ms,
                         allow_cross_overlap=args.allow_cross_overlap)
     return dict(cast=args.cast, video=args.video, out=args.output, engine=args.engine, voice=args.voice,
-                encoding=args.encoding, fill=args.fill, strict=args.strict, skip_unspeakable=args.skip_unspeakable,
+                encoding=args.encoding, speak=args.speak, fill=args.fill, strict=args.strict, skip_unspeakable=args.skip_unspeakable,
                 speed_bounds=bounds, cache=cache, library=args.library, plan_options=popts,
                 planner=args.planner, retime_video=args.retime_video, qa=args.qa, qa_threshold=args.qa_threshold,
                 engine_options=parse_engine_options(args.engine_option) or None)
@@ -145,6 +145,9 @@ def add_dub_parser(sub: argparse._SubParsersAction) -> None:
                         "repeatable")
     d.add_argument("--voice", help="voice for every speaker when there is no casting file")
     d.add_argument("--encoding", help="subtitle text encoding (default: detected)")
+    d.add_argument("--speak", choices=("zh", "en"),
+                   help="bilingual Chinese/English subtitles: the language to speak (default: the primary one, "
+                        "the language of the top line; the summary says which was chosen)")
     d.add_argument("--fill", action="store_true", help="slow short lines toward their slot (within bounds)")
     d.add_argument("--strict", action="store_true",
                    help="refuse one character's cues overlapping (default: a warning; the earlier line is fitted "

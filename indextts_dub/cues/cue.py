@@ -58,14 +58,15 @@ class Skipped:
 
 class Cues(list):
     """The cues of one input in time order (a plain list of :class:`Cue`), with what reading it
-    decided beside them: ``skipped`` (cues read but not spoken, each with its reason) and
-    ``warnings`` (what the run's summary should say about the file: a layout chosen, lines
+    decided beside them: ``skipped`` (cues read but not spoken, each with its reason),
+    ``speak`` (the language chosen of a bilingual file) and ``warnings`` (what the run's summary should say about the file: a layout chosen, lines
     dropped as players drop them, a suspect encoding)."""
 
-    def __init__(self, cues=(), skipped=(), warnings=()):
+    def __init__(self, cues=(), skipped=(), warnings=(), speak: str | None = None):
         super().__init__(cues)
         self.skipped: list[Skipped] = list(skipped)
         self.warnings: list[str] = list(warnings)
+        self.speak = speak          # the language spoken of a bilingual file (None: not bilingual)
 
 
 # ---------------------------------------------------------------- text cleaning

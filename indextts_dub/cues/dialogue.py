@@ -54,7 +54,7 @@ _PLACEHOLDER_NAMES = frozenset({"ntp", "default", "none", "n/a", "na", "-", "*",
 
 _ANNOT = re.compile(r"\[[^\]]*\]|【[^】]*】|（[^）]*）|\([^)]*\)|♪[^♪]*♪")
 _LYRIC_LINE = re.compile(r"^\s*[-–—]?\s*[♪♫#]")
-_DASH = re.compile(r"^\s*[-–—]\s*(?=\S)")
+_DASH = re.compile(r"^\s*[-–—－]\s*(?=\S)")
 
 
 def _fold(name: str) -> str:
@@ -104,10 +104,10 @@ def skip_reason(text: str) -> str | None:
     if not text.strip():
         return "no text"
     lines = [ln for ln in text.split("\n") if ln.strip()]
+    if all(_LYRIC_LINE.match(ln) for ln in lines) and any(speakable(ln) for ln in lines):
+        return "lyrics (♪)"
     if _MUSIC.match(text) or all(not speakable(ln) and ("♪" in ln or "♫" in ln) for ln in lines):
         return "music cue"
-    if all(_LYRIC_LINE.match(ln) for ln in lines):
-        return "lyrics (♪)"
     inner = " ".join(m.group(0) for m in _ANNOT.finditer(text))
     if inner:
         return "music cue" if _MUSIC.match(inner.strip("[]()（）【】 ")) else "sound description"
@@ -116,11 +116,28 @@ def skip_reason(text: str) -> str | None:
 
 # ---------------------------------------------------------------- the file-level pass
 
-def decide(cues: list[Cue]) -> tuple[list[Cue], list[Skipped]]:
-    """Speakers, skips and split cues of one file's cues (see the module's description)."""
+def decide(cues: list[Cue], speak: str | None = None, name: str = "") -> tuple[list[Cue], list[Skipped], list[str], str | None]:
+    """Speakers, skips and split cues of one file's cues (see the module's description):
+    ``(spoken cues, skipped, warnings, the language chosen of a bilingual file)``."""
+    skipped: list[Skipped] = []
+    warnings: list[str] = []
     # 1. Name fields that name nobody are dropped; the text may still carry a prefix.
     cues = [replace(c, speaker=None, speaker_from=None) if c.speaker_from == "name-field" and
             is_placeholder(c.speaker or "") else c for c in cues]
+    cues, dropped = rolling(cues)
+    skipped += dropped
+    cues, dropped, chosen, note = bilingual(cues, speak, name)
+    skipped += dropped
+    if note:
+        warnings.append(note)
+    kept = []
+    for c in cues:
+        who = split_speaker(c.text)[0]
+        if c.speaker is None and who and is_credit(who):
+            skipped.append(Skipped(c, "credit or note"))
+        else:
+            kept.append(c)
+    cues = kept
     # 2. Prefix candidates, and how often each name opens a cue (any form, any later line).
     cands: dict[int, tuple[str, str, str]] = {}
     counts: Counter[str] = Counter()
@@ -137,7 +154,6 @@ def decide(cues: list[Cue]) -> tuple[list[Cue], list[Skipped]]:
         return _fold(name) in accepted or _caps_label(name)
 
     out: list[Cue] = []
-    skipped: list[Skipped] = []
     for i, c in enumerate(cues):
         cand = cands.get(i) if c.speaker is None else None
         if cand and accept(cand[0]):
@@ -149,7 +165,121 @@ def decide(cues: list[Cue]) -> tuple[list[Cue], list[Skipped]]:
             skipped.append(Skipped(c, reason))
             continue
         out.extend(_split(c, accept))
+    return out, skipped, warnings, chosen
+
+
+# ---------------------------------------------------------------- rolling captions
+
+def rolling(cues: list[Cue]) -> tuple[list[Cue], list[Skipped]]:
+    """YouTube's rolling captions: each cue shows the previous cue's last line again above the
+    line being written (and a 10 ms cue between shows it alone). When most cues open with the
+    previous cue's last line, the repeated lines are said once: where they first appear."""
+    def lines(c: Cue) -> list[str]:
+        return [ln.strip() for ln in c.text.split("\n") if ln.strip()]
+
+    repeats = sum(1 for a, b in zip(cues, cues[1:]) if lines(a) and lines(b) and lines(b)[0] == lines(a)[-1])
+    if repeats < 3 or repeats * 3 < len(cues):
+        return cues, []
+    out: list[Cue] = []
+    skipped: list[Skipped] = []
+    shown: list[str] = []
+    for c in cues:
+        now = lines(c)
+        new = list(now)
+        while new and new[0] in shown:
+            new.pop(0)
+        shown = now
+        if not new:
+            skipped.append(Skipped(c, "repeats the previous cue (rolling captions)"))
+        elif new != now:
+            out.append(replace(c, text="\n".join(new)))
+        else:
+            out.append(c)
     return out, skipped
+
+
+# ---------------------------------------------------------------- bilingual files
+
+def _language(text: str) -> str | None:
+    han = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
+    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    if han and han * 2 >= latin:
+        return "zh"
+    if latin >= 2 and not han:
+        return "en"
+    return None
+
+
+LANGUAGE_NAMES = {"zh": "Chinese", "en": "English"}
+
+
+def bilingual(cues: list[Cue], speak: str | None, name: str = ""):
+    """Files that give every cue in Chinese and in English, as two lines of one cue (either on
+    top) or as two events at the same times (ASS styles or Name fields). Detected when at least
+    three cues, and a third of them, are such pairs. The language spoken is ``speak``, else the
+    primary one: the language of the top line (of the event listed first); the other is skipped.
+    ``(cues, skipped, chosen language or None, the note for the summary or None)``."""
+    # two lines of one cue
+    top: Counter[str] = Counter()
+    for c in cues:
+        langs = [_language(ln) for ln in c.text.split("\n") if ln.strip()]
+        langs = [x for x in langs if x]
+        if len(set(langs)) == 2 and _blocks(langs) == 2:
+            top[langs[0]] += 1
+    pairs_in_events: Counter[str] = Counter()
+    by_time: dict[tuple[int, int], list[int]] = {}
+    for i, c in enumerate(cues):
+        by_time.setdefault((c.start, c.end), []).append(i)
+    for group in by_time.values():
+        langs = [_language(cues[i].text) for i in group]
+        if len(group) >= 2 and "zh" in langs and "en" in langs:
+            pairs_in_events[langs[0] if langs[0] in ("zh", "en") else langs[1]] += 1
+    n_lines, n_events = sum(top.values()), sum(pairs_in_events.values())
+    layout = "lines" if n_lines >= max(3, len(cues) / 3) else "events" if n_events >= 3 and n_events * 2 >= len(cues) / 3 else None
+    if layout is None:
+        if speak:
+            return cues, [], speak, (f"{name}: --speak {speak}: this file is not bilingual (no Chinese/English "
+                                     "pairs found); every cue is spoken")
+        return cues, [], None, None
+    counts = top if layout == "lines" else pairs_in_events
+    primary = counts.most_common(1)[0][0]
+    chosen = speak or primary
+    other = "en" if chosen == "zh" else "zh"
+    out: list[Cue] = []
+    skipped: list[Skipped] = []
+    for c in cues:
+        if layout == "lines":
+            kept, label = [], None
+            for ln in (x for x in c.text.split("\n") if x.strip()):
+                lang = _language(ln)
+                if lang == other:
+                    cand = candidate(ln)
+                    label = label or (cand[0] if cand and cand[1] == "prefix" else None)
+                else:
+                    kept.append(ln)
+            if not kept:
+                skipped.append(Skipped(c, f"the other language ({other})"))
+                continue
+            if label and c.speaker is None and not candidate(kept[0]) and not _DASH.match(kept[0]):
+                kept[0] = f"{label}: {kept[0]}"       # the label only on the other language's line
+            out.append(replace(c, text="\n".join(kept)))
+        elif _language(c.text) == other:
+            skipped.append(Skipped(c, f"the other language ({other})"))
+        else:
+            out.append(c)
+    how = ("each cue holds a Chinese line and its English translation" if layout == "lines"
+           else "Chinese and English are separate events at the same times")
+    evidence = f"{n_lines if layout == 'lines' else n_events} of {len(cues)} cues"
+    why = "as --speak asks" if speak else ("the language of the top line" if layout == "lines"
+                                           else "the language of the event listed first")
+    note = (f"{name}: bilingual subtitles ({how}: {evidence}): speaking {LANGUAGE_NAMES[chosen]} ({chosen}), {why}; "
+            f"the {LANGUAGE_NAMES[other]} lines are skipped" + ("" if speak else f" (--speak {other} speaks them instead)"))
+    return out, skipped, chosen, note
+
+
+def _blocks(langs: list[str]) -> int:
+    """How many runs of one language the lines make (2: one block of each)."""
+    return 1 + sum(1 for a, b in zip(langs, langs[1:]) if a != b)
 
 
 def _lines_with_labels(text: str) -> list[str]:

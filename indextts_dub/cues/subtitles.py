@@ -16,8 +16,8 @@ from pathlib import Path
 from .. import timebase
 from ..errors import DubError, Problems
 from ..text.encoding import read_text
-from . import dialogue, webvtt
-from .cue import Cue, Cues, clean_text
+from . import ass, dialogue, webvtt
+from .cue import Cue, Cues, Skipped, clean_text
 
 FORMATS = {".srt": "srt", ".ass": "ass", ".ssa": "ssa", ".vtt": "vtt"}
 
@@ -145,6 +145,7 @@ class Event:
     speaker: str | None = None
     speaker_from: str | None = None
     style: str | None = None
+    skip: str | None = None        # why it is not dialogue, when its format says so (an ASS drawing or sign)
 
 
 def _vtt_events(path: Path, text: str, warnings: list[str]) -> list[Event]:
@@ -180,35 +181,40 @@ def _pysubs2_events(path: Path, text: str, fmt: str, warnings: list[str]) -> lis
     if len(found) != len(scan):
         raise DubError.at(path, None, None,
                           f"found {len(scan)} timing lines but {len(found)} cues; the file's structure is broken")
+    pairs = [(ev, scan_row) for ev, scan_row in zip(found, scan) if not (fmt in ("ass", "ssa") and ev.is_comment)]
+    drawn = [ass.without_drawings(ev.text) if fmt in ("ass", "ssa") else (ev.text, False) for ev, _ in pairs]
+    signs = ass.sign_reasons([(ev.start, ev.end, ev.style, text, had) for (ev, _), (text, had) in zip(pairs, drawn)]) \
+        if fmt in ("ass", "ssa") else {}
     events = []
-    for ev, (lineno, cue_id, _payload) in zip(found, scan):
-        if fmt in ("ass", "ssa") and ev.is_comment:
-            continue
+    for k, (ev, (lineno, cue_id, _payload)) in enumerate(pairs):
+        raw, had_drawing = drawn[k]
+        skip = "drawing ({\\p1})" if had_drawing and not clean_text(raw)[0].strip() else signs.get(k)
         start, end = ev.start, ev.end
         if start < 0 and end >= 0:
             warnings.append(f"{path}:{lineno}: Start: {start} ms is before the programme starts; the cue starts at 0")
             start = 0
         name = ev.name.strip() if fmt in ("ass", "ssa") else ""
         style = ev.style if fmt in ("ass", "ssa") and ev.style and ev.style != "Default" else None
-        events.append(Event(lineno, cue_id, start, end, ev.text, name or None, "name-field" if name else None, style))
+        events.append(Event(lineno, cue_id, start, end, raw, name or None, "name-field" if name else None, style, skip))
     return events
 
 
-def read_cues(path: str | Path, encoding: str | None = None) -> Cues:
+def read_cues(path: str | Path, encoding: str | None = None, speak: str | None = None) -> Cues:
     """Read a subtitle file into cues sorted by start (stable), times in samples at 48 kHz.
 
     Raises :class:`DubError` naming file, line and field for unreadable files, malformed
     timings (SRT, ASS), cues ending before they start and files without any cue. What the file
     holds but is not spoken is listed in the result's ``skipped``, what a user should know in
-    its ``warnings``.
+    its ``warnings``. ``speak`` picks the language of a bilingual file (``zh`` or ``en``; default:
+    its primary language), see :mod:`.dialogue`.
     """
     path = Path(path)
-    text, _enc = read_text(path, encoding)
+    warnings: list[str] = []
+    text, _enc = read_text(path, encoding, warnings=warnings)
     if not text.strip():
         raise DubError.at(path, None, None, "the subtitle file is empty")
     fmt = _format_of(path, text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")    # only these end a line (not \f, \v, U+2028)
-    warnings: list[str] = []
     events = _vtt_events(path, text, warnings) if fmt == "vtt" else _pysubs2_events(path, text, fmt, warnings)
     problems = Problems()
     cues: list[Cue] = []
@@ -228,7 +234,10 @@ def read_cues(path: str | Path, encoding: str | None = None) -> Cues:
     problems.raise_if_any()
     if not cues:
         raise DubError.at(path, None, None, f"no cues found in this {fmt.upper()} file")
+    signs = [Skipped(c, events[c.index - 1].skip) for c in cues if events[c.index - 1].skip]
+    cues = [c for c in cues if not events[c.index - 1].skip]
     cues.sort(key=lambda c: (c.start, c.index))
-    spoken, skipped = dialogue.decide(cues)
+    spoken, skipped, notes, chosen = dialogue.decide(cues, speak, str(path))
+    skipped = sorted(signs + skipped, key=lambda s: (s.cue.start, s.cue.index))
     spoken.sort(key=lambda c: (c.start, c.index))
-    return Cues(spoken, skipped, warnings)
+    return Cues(spoken, skipped, warnings + notes, chosen)

@@ -26,7 +26,7 @@ from .. import timebase
 from ..errors import DubError, Problems
 from ..timebase import SAMPLE_RATE, ms_to_samples, seconds_to_samples, timecode
 from . import dialogue
-from .cue import Cue, clean_text, split_speaker
+from .cue import Cue, Cues, clean_text, split_speaker
 from .otio_json import KEY, JsonPath, path_text
 from .subtitles import read_cues
 from .timeline_in import (TimelineIn, TimelineOptions, is_timeline, items, open_timeline, range_in_timeline,
@@ -323,7 +323,8 @@ def align_subtitle_cues(cues: list[Cue], tin: TimelineIn, opts: TimelineOptions,
     return out
 
 
-def read_cues_for_timeline(subtitles, tin: TimelineIn, opts: TimelineOptions, encoding: str | None = None) -> list[Cue]:
+def read_cues_for_timeline(subtitles, tin: TimelineIn, opts: TimelineOptions, encoding: str | None = None,
+                           speak: str | None = None) -> list[Cue]:
     """Cues from ``--subtitles``: a subtitle file, or a cue timeline (e.g. our subtitle adapter's output)."""
     if is_timeline(subtitles):
         sub = open_timeline(subtitles, dataclasses.replace(opts, fps=None, allow_offline_media=True), check_media=False)
@@ -333,15 +334,17 @@ def read_cues_for_timeline(subtitles, tin: TimelineIn, opts: TimelineOptions, en
         exact = bool(own.get("exact_times")) if hasattr(own, "get") else False
         rate = None if exact or sub.rate in (Fraction(1000), Fraction(SAMPLE_RATE)) else sub.rate
         return align_subtitle_cues(cues, tin, opts, str(Path(subtitles)), rate, f"{sub.rate_from}")
-    return align_subtitle_cues(read_cues(subtitles, encoding), tin, opts, str(subtitles))
+    read = read_cues(subtitles, encoding, speak)
+    return Cues(align_subtitle_cues(read, tin, opts, str(subtitles)), read.skipped, read.warnings, read.speak)
 
 
 def _has_track(tin: TimelineIn, name: str) -> bool:
     return any((t.name or "").casefold() == name.casefold() for t in tin.timeline.tracks)
 
 
-def load_cues(subtitles, timeline, encoding: str | None, opts: TimelineOptions | None):
-    """The run's cues and input timeline: ``(cues, TimelineIn or None, name)``.
+def load_cues(subtitles, timeline, encoding: str | None, opts: TimelineOptions | None, speak: str | None = None):
+    """The run's cues and input timeline: ``(cues, TimelineIn or None, name)``; ``speak`` picks
+    the language of bilingual subtitles (:func:`.subtitles.read_cues`).
 
     ``subtitles`` alone: a subtitle file (no timeline), or a timeline whose own markers/clips
     carry the dialogue. ``timeline`` and ``subtitles``: the subtitles dubbed against the timeline.
@@ -352,11 +355,11 @@ def load_cues(subtitles, timeline, encoding: str | None, opts: TimelineOptions |
     if timeline is None:
         if subtitles is None:
             raise DubError.at(None, None, "subtitles", "give a subtitle file or a timeline")
-        return read_cues(subtitles, encoding), None, Path(subtitles).stem
+        return read_cues(subtitles, encoding, speak), None, Path(subtitles).stem
     if not is_timeline(timeline):
         raise DubError.at(timeline, None, None, "not a timeline format an installed OpenTimelineIO adapter reads")
     tin = open_timeline(timeline, opts)
     name = tin.timeline.name or Path(timeline).stem
     if subtitles is None:
         return cues_from_timeline(tin, opts), tin, name
-    return read_cues_for_timeline(subtitles, tin, opts, encoding), tin, name
+    return read_cues_for_timeline(subtitles, tin, opts, encoding, speak), tin, name

@@ -1,6 +1,7 @@
 """Reading subtitle text files whose encoding nobody wrote down.
 
-Order of evidence: a byte-order mark; strict UTF-8; UTF-16 without a BOM (NUL bytes in
+Order of evidence: a byte-order mark; strict UTF-8; UTF-8 but for a few lines (each read on its
+own, GB18030 or cp1252, and named in a warning); UTF-16 without a BOM (NUL bytes in
 every other position); then the Chinese legacy encodings GB18030 and Big5 (cp950),
 told apart by whether the GB reading gives common simplified characters; then
 charset-normalizer for everything else (cp1252, Shift-JIS, ...).
@@ -59,6 +60,30 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
+def _mixed_utf8(data: bytes) -> tuple[str, list[tuple[int, str]]] | None:
+    """A file that is UTF-8 but for a few lines (a cue pasted from a GBK or cp1252 file): the text,
+    each odd line decoded on its own, and ``[(line, encoding)]`` of those lines; None when most of
+    the file is not UTF-8."""
+    if b"\0" in data:
+        return None
+    rows = data.split(b"\n")
+    bad = [i for i, row in enumerate(rows) if _strict(row, "utf-8") is None]
+    good = sum(1 for row in rows if not row.isascii() and _strict(row, "utf-8") is not None)
+    if not bad or good < 2 * len(bad):       # UTF-8 must be what the file's other non-ASCII lines are
+        return None
+    odd: list[tuple[int, str]] = []
+    out = []
+    for i, row in enumerate(rows):
+        text = _strict(row, "utf-8")
+        if text is None:
+            gb = _strict(row, "gb18030")
+            enc = "gb18030" if gb is not None and _han(gb) else "cp1252"
+            text = gb if enc == "gb18030" else row.decode("cp1252", errors="replace")
+            odd.append((i + 1, enc))
+        out.append(text)
+    return "\n".join(out), odd
+
+
 def detect(data: bytes) -> tuple[str, str]:
     """Return ``(text, encoding)`` for raw bytes; raises ``ValueError`` when nothing fits."""
     for bom, enc in _BOMS:
@@ -70,6 +95,9 @@ def detect(data: bytes) -> tuple[str, str]:
     text = _strict(data, "utf-8")
     if text is not None:
         return text, "utf-8"
+    mixed = _mixed_utf8(data)
+    if mixed is not None:
+        return mixed[0], "utf-8, with " + ", ".join(f"line {n} in {enc}" for n, enc in mixed[1])
     text = _utf16_without_bom(data)
     if text is not None:
         return text, "utf-16"
@@ -93,8 +121,12 @@ def detect(data: bytes) -> tuple[str, str]:
     raise ValueError("cannot tell its text encoding")
 
 
-def read_text(path: str | Path, encoding: str | None = None, field: str = "encoding") -> tuple[str, str]:
-    """Read a text file as ``(text, encoding_used)``; errors name the file and, where known, the line."""
+def read_text(path: str | Path, encoding: str | None = None, field: str = "encoding",
+              warnings: list[str] | None = None) -> tuple[str, str]:
+    """Read a text file as ``(text, encoding_used)``; errors name the file and, where known, the line.
+
+    A UTF-8 file with a few lines in another encoding (a cue pasted from a GBK file) is read line
+    by line; each such line is named in ``warnings``, never turned silently into mojibake."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -114,6 +146,12 @@ def read_text(path: str | Path, encoding: str | None = None, field: str = "encod
             raise DubError.at(path, line, field, f"not valid {encoding} at byte {exc.start}") from None
         return text.lstrip("\ufeff"), encoding
     try:
-        return detect(data)
+        text, enc = detect(data)
     except ValueError as exc:
         raise DubError.at(path, None, field, f"{exc}; name it with --encoding") from None
+    if warnings is not None and ", with line" in enc:
+        for part in enc.split(", with ", 1)[1].split(", "):
+            n, other = part.removeprefix("line ").split(" in ")
+            warnings.append(f"{path}:{n}: {field}: not UTF-8 like the rest of the file; read as {other}: check this "
+                            "line (or name the file's encoding with --encoding)")
+    return text, enc

@@ -203,7 +203,8 @@ def speech_text(display: str, language: str) -> str:
             return chr(0xE000 + len(marks) - 1)  # a private-use character per mark
         text = PINYIN_MARK.sub(keep, text)
         text = normalize_zh_numbers(text)
-        text = re.sub("[\ue000-\uefff]", lambda m: marks[ord(m.group(0)) - 0xE000], text)
+        if marks:                              # (other private-use characters in the text stay as they are)
+            text = re.sub(f"[\ue000-{chr(0xE000 + len(marks) - 1)}]", lambda m: marks[ord(m.group(0)) - 0xE000], text)
     return re.sub(r"\s+", " ", text).strip()
 
 
