@@ -75,7 +75,8 @@ def _dub_kwargs(args: argparse.Namespace) -> dict:
                         lead_in_ms=args.lead_in_ms, min_gap_ms=args.min_gap_ms,
                         allow_cross_overlap=args.allow_cross_overlap)
     return dict(cast=args.cast, video=args.video, out=args.output, engine=args.engine, voice=args.voice,
-                encoding=args.encoding, speak=args.speak, fill=args.fill, strict=args.strict, skip_unspeakable=args.skip_unspeakable,
+                encoding=args.encoding, speak=args.speak, fill=args.fill, strict=args.strict,
+                skip_unspeakable=args.skip_unspeakable,
                 speed_bounds=bounds, cache=cache, library=args.library, plan_options=popts,
                 planner=args.planner, retime_video=args.retime_video, qa=args.qa, qa_threshold=args.qa_threshold,
                 engine_options=parse_engine_options(args.engine_option) or None)
