@@ -29,7 +29,7 @@ def test_demo_dry_run_json_is_one_document(tmp_path):
     assert (first["start_ms"], first["end_ms"], first["decision"]) == (500, 3700, "synthesize")
     assert second["character"] == "王老师" and second["language"] == "zh" and second["source"].endswith(":7")
     assert "<i>" not in fourth["text"] and "{emotion" not in fourth["text"]        # what is spoken, not shown
-    assert [s["reason"] for s in doc["skipped"]] == ["no speakable text"]
+    assert [s["reason"] for s in doc["skipped"]] == ["music cue"]
     assert doc["skipped"][0]["source"].endswith("episode.srt:40")
     assert any("cannot render emotion" in w for w in doc["warnings"])
 
