@@ -17,7 +17,7 @@ from .. import timebase
 from ..errors import DubError, Problems
 from ..text.encoding import read_text
 from . import ass, dialogue, webvtt
-from .cue import Cue, Cues, Skipped, clean_text
+from .cue import Cue, Cues, Skipped, clean_text, plain
 
 FORMATS = {".srt": "srt", ".ass": "ass", ".ssa": "ssa", ".vtt": "vtt"}
 
@@ -193,7 +193,7 @@ def _pysubs2_events(path: Path, text: str, fmt: str, warnings: list[str]) -> lis
         if start < 0 and end >= 0:
             warnings.append(f"{path}:{lineno}: Start: {start} ms is before the programme starts; the cue starts at 0")
             start = 0
-        name = ev.name.strip() if fmt in ("ass", "ssa") else ""
+        name = plain(ev.name).strip() if fmt in ("ass", "ssa") else ""
         style = ev.style if fmt in ("ass", "ssa") and ev.style and ev.style != "Default" else None
         events.append(Event(lineno, cue_id, start, end, raw, name or None, "name-field" if name else None, style, skip))
     return events

@@ -138,7 +138,7 @@ def cue_text(raw: str) -> tuple[str, list[tuple[str | None, str]], bool]:
         elif name in ("c", "i", "b", "u", "ruby", "v", "lang"):
             stack.append(name)
             if name == "v":
-                who = " ".join(annotation.split()) or None
+                who = " ".join(annotation.replace("\0", " ").split()) or None
                 if "".join(voices[-1][1]).strip() or voices[-1][0] is not None:
                     voices.append((who, []))
                 else:
