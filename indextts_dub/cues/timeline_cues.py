@@ -26,7 +26,7 @@ from .. import timebase
 from ..errors import DubError, Problems
 from ..timebase import SAMPLE_RATE, ms_to_samples, seconds_to_samples, timecode
 from . import dialogue
-from .cue import Cue, Cues, clean_text, split_speaker
+from .cue import Cue, Cues, clean_text, plain, split_speaker
 from .otio_json import KEY, JsonPath, path_text
 from .subtitles import read_cues
 from .timeline_in import (TimelineIn, TimelineOptions, is_timeline, items, open_timeline, range_in_timeline,

@@ -216,8 +216,9 @@ def test_text_after_a_nul_byte_is_text(tmp_path):
     srt.write_bytes(b"1\n00:00:01,000 --> 00:00:03,000\nAlice: Good\x00morning.\n\n"
                     b"2\n00:00:04,000 --> 00:00:06,000\n[Bo\x00b] Hi\x01there\n")
     a, b = read_cues(srt)
-    assert (a.speaker, a.text) == ("Alice", "Good morning.")
-    assert (b.speaker, b.text) == ("Bo b", "Hi there")
+    # each name opens one cue only: offered to casting as a prefix, the text kept (NULs as spaces)
+    assert (a.prefix, a.text) == ("Alice", "Alice: Good morning.")
+    assert (b.prefix, b.text) == ("Bo b", "[Bo b] Hi there")
     ass = write(tmp_path / "nul.ass", ASS.replace("Default,Alice,0,0,0,,{\\i1}Hello", "Default,Al\x00ice,0,0,0,,{\\i1}Hel\x00lo"))
     first = read_cues(ass)[0]
     assert (first.speaker, first.text) == ("Al ice", "Hel lo\nthere")
