@@ -213,17 +213,10 @@ def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: in
 def natural_takes(inputs: Inputs, synth: Synthesizer, progress: Progress | None = None,
                   only: Collection[int] | None = None) -> dict[int, Take]:
     """Every line at the engine's natural reading (``Line.index`` -> take), or the lines whose
-    index is in ``only`` (a service's share of the episode). An engine that clones speaks one
-    voice's lines together (its conditioning stays hot)."""
+    index is in ``only`` (a service's share of the episode), grouped by voice
+    (:meth:`.Synthesizer.naturals`)."""
     lines = [ln for ln in inputs.cast_lines.lines if only is None or ln.index in only]
-    order = sorted(lines, key=lambda ln: (ln.reference_hash or ln.voice, ln.index)) if inputs.engine.reference_voice \
-        else lines
-    out: dict[int, Take] = {}
-    for i, ln in enumerate(order):
-        out[ln.index] = synth.natural(ln)
-        if progress:
-            progress("speaking", i + 1, len(lines))
-    return out
+    return synth.naturals(lines, (lambda done, total: progress("speaking", done, total)) if progress else None)
 
 
 def plan_options(inputs: Inputs, options: DubOptions) -> PlanOptions:

@@ -7,6 +7,8 @@ An engine is a class deriving from :class:`Engine`, registered under the entry p
 =====================  ==================================================================
 ``describe(**opts)``   required, a classmethod: an :class:`EngineInfo`, cheap (no model load)
 ``synthesize(req)``    required: mono float32 audio in [-1, 1] at ``info.sample_rate``
+``synthesize_many``    optional: several requests at once, takes in the same order (default: one
+                       by one); the run hands it one voice's natural takes at a time
 ``__init__(**opts)``   loads the model; its keyword parameters are the engine's options
 ``check(**opts)``      options and files checked before anything loads; the default refuses
                        options the constructor does not take (:class:`EngineConfigError`)
@@ -26,7 +28,7 @@ from __future__ import annotations
 import inspect
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -156,6 +158,13 @@ class Engine:
     def synthesize(self, request: Request) -> np.ndarray:
         """Mono float32 audio in [-1, 1] at ``info.sample_rate``."""
         raise NotImplementedError(f"{type(self).__name__} must define synthesize()")
+
+    def synthesize_many(self, requests: Sequence[Request]) -> list[np.ndarray]:
+        """Several requests at once: one take per request, in the order given. The run hands an
+        engine one voice's natural takes at a time (the same reference clip or voice id), so an
+        engine that batches on a GPU, or keeps a voice's conditioning hot, overrides this; the
+        default speaks them one by one through :meth:`synthesize`."""
+        return [self.synthesize(r) for r in requests]
 
     # how this engine renders, for the report (which model, device, exact-length path): a loaded
     # engine may set its own list

@@ -332,7 +332,7 @@ class IndexTTS2Engine(Engine):
         self.precision = _precision(self.opts, self.version)
         self.notes: list[str] = []
         self.stats = {"gpt_runs": 0, "gpt_reused": 0, "mel_renders": 0, "conditioning_computed": 0,
-                      "conditioning_from_disk": 0, "conditioning_from_memory": 0, "stretched": 0}
+                      "conditioning_from_disk": 0, "conditioning_from_memory": 0, "stretched": 0, "batches": 0}
         self.store = ConditioningStore(self.opts["voice_library"], self.opts["conditioning_cache"])
         self._cond: OrderedDict[tuple[str, str], dict] = OrderedDict()     # (clip hash, kind) -> tensors
         self._gpt: OrderedDict[tuple, Any] = OrderedDict()                  # (take key, segment) -> outputs
@@ -708,48 +708,68 @@ class IndexTTS2Engine(Engine):
     def synthesize(self, request: Request) -> np.ndarray:
         """The line at its natural length, or (``target_samples``) with its speech exactly that
         long: the GPT stage once, the mel stage at the scaled length (see the module docstring)."""
+        with self._lock:
+            return self._synthesize(request)
+
+    def synthesize_many(self, requests) -> list[np.ndarray]:
+        """Several lines, in the order given. index-tts generates one sequence at a time and its
+        instance is not thread-safe: the lines are rendered one after another under one lock,
+        grouped by speaker clip, so each voice's conditioning is handed to the model once per
+        group and never recomputed (the run already sends one voice's lines together)."""
+        first: dict[str, int] = {}
+        for i, r in enumerate(requests):
+            first.setdefault(r.reference_hash or r.reference or "", i)
+        order = sorted(range(len(requests)),
+                       key=lambda i: (first[requests[i].reference_hash or requests[i].reference or ""], i))
+        out: list[np.ndarray | None] = [None] * len(requests)
+        with self._lock:
+            for i in order:
+                out[i] = self._synthesize(requests[i])
+        self.stats["batches"] += 1
+        return out  # type: ignore[return-value]
+
+    def _synthesize(self, request: Request) -> np.ndarray:
         from .. import audio
 
-        with self._lock:
-            kw, spk, emo = self.arguments(request)
-            key = self.take_key(request, spk, emo)
-            sr = self.info.sample_rate
-            if request.target_samples is None:
-                return self._natural_take(kw, spk, emo, key)
-            target = int(request.target_samples)
-            if self.exact_mode == "stretcher":
-                x = audio.trim_silence(self._natural_take(kw, spk, emo, key), sr)
-                self.stats["stretched"] += 1
-                return audio.stretch_to(x, sr, target) if x.size else x
-            # the natural speech length: from this process, or the caller's hint (a cached take)
-            natural = self._natural.get(key) or int(request.natural_samples or 0)
-            if natural <= 0:
-                x = self._natural_take(kw, spk, emo, key)
-                natural = self._natural[key]
-                if natural == 0:
-                    return x
-            lo, hi = DURATION_FACTOR_RANGE
-            factor = min(max(target / natural, lo), hi)
-            tried: list[tuple[float, int]] = [(1.0, natural)]
-            best, best_err = None, 0
-            for _ in range(MEL_RENDERS):
-                x = self._render(kw, spk, emo, key, factor)
-                speech = audio.trim_silence(x, sr).size
-                err = speech - target
-                if best is None or abs(err) < abs(best_err):
-                    best, best_err = x, err
-                if abs(err) <= self.layout.hop or speech == 0:
-                    break
-                tried.append((factor, speech))
-                # the speech length is close to linear in the factor (the mel stage interpolates the
-                # codes uniformly; trimming keeps a fixed margin): solve through the last two renders
-                (f1, s1), (f2, s2) = tried[-2], tried[-1]
-                new = f2 + (target - s2) * (f2 - f1) / (s2 - s1) if s2 != s1 else factor * target / speech
-                new = min(max(new, lo), hi)
-                if abs(new - factor) < 1e-6:
-                    break
-                factor = new
-            return best
+        kw, spk, emo = self.arguments(request)
+        key = self.take_key(request, spk, emo)
+        sr = self.info.sample_rate
+        if request.target_samples is None:
+            return self._natural_take(kw, spk, emo, key)
+        target = int(request.target_samples)
+        if self.exact_mode == "stretcher":
+            x = audio.trim_silence(self._natural_take(kw, spk, emo, key), sr)
+            self.stats["stretched"] += 1
+            return audio.stretch_to(x, sr, target) if x.size else x
+        # the natural speech length: from this process, or the caller's hint (a cached take)
+        natural = self._natural.get(key) or int(request.natural_samples or 0)
+        if natural <= 0:
+            x = self._natural_take(kw, spk, emo, key)
+            natural = self._natural[key]
+            if natural == 0:
+                return x
+        lo, hi = DURATION_FACTOR_RANGE
+        factor = min(max(target / natural, lo), hi)
+        tried: list[tuple[float, int]] = [(1.0, natural)]
+        best, best_err = None, 0
+        for _ in range(MEL_RENDERS):
+            x = self._render(kw, spk, emo, key, factor)
+            speech = audio.trim_silence(x, sr).size
+            err = speech - target
+            if best is None or abs(err) < abs(best_err):
+                best, best_err = x, err
+            if abs(err) <= self.layout.hop or speech == 0:
+                break
+            tried.append((factor, speech))
+            # the speech length is close to linear in the factor (the mel stage interpolates the
+            # codes uniformly; trimming keeps a fixed margin): solve through the last two renders
+            (f1, s1), (f2, s2) = tried[-2], tried[-1]
+            new = f2 + (target - s2) * (f2 - f1) / (s2 - s1) if s2 != s1 else factor * target / speech
+            new = min(max(new, lo), hi)
+            if abs(new - factor) < 1e-6:
+                break
+            factor = new
+        return best
 
 
 def _numpy(t: Any) -> Any:

@@ -11,12 +11,12 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from .. import audio
-from ..engines import Engine, EngineInfo, Request
+from ..engines import Engine, EngineError, EngineInfo, Request
 from ..lines import Line
 from ..timebase import SAMPLE_RATE
 from .cache import TakeCache, content_key
@@ -33,6 +33,9 @@ EXACT_RESIDUAL = 600
 # take cache); this prior holds until there are MIN_OBSERVATIONS of them.
 FIXED_SHARE = 0.25
 MIN_OBSERVATIONS = 3
+# natural takes missing from the cache go to the engine's batch call (Engine.synthesize_many) this
+# many at a time, one voice per batch: each finished batch is in the take cache at once
+BATCH = 8
 
 
 def predict_speed(ratio: float, share: float = FIXED_SHARE) -> float:
@@ -147,6 +150,9 @@ class Synthesizer:
         raw = self._engine.synthesize(request)
         self.engine_seconds += time.perf_counter() - t0
         self.calls += 1
+        return self._finish(raw, content, key, target)
+
+    def _finish(self, raw: np.ndarray, content: str, key: float, target: int | None = None) -> np.ndarray:
         sr = self.info.sample_rate
         x = audio.resample(audio.trim_silence(np.asarray(raw, np.float32).ravel(), sr), sr, SAMPLE_RATE)
         if target is not None and 0 < abs(x.size - target) <= EXACT_RESIDUAL:
@@ -172,6 +178,61 @@ class Synthesizer:
 
     def natural(self, line: Line) -> Take:
         return Take(line.index, 1.0, self.speak(line, 1.0), 1, self.content(line))
+
+    def voice_of(self, line: Line) -> str:
+        """What a line's conditioning depends on: its reference clip's content for an engine that
+        clones, else its voice id."""
+        return (line.reference_hash or line.voice) if self.info.reference_voice else line.voice
+
+    def naturals(self, lines: Sequence[Line], progress: Callable[[int, int], None] | None = None) -> dict[int, Take]:
+        """Every line at its natural reading (``Line.index`` -> take). Lines neither in memory nor
+        in the take cache are spoken grouped by voice (:meth:`voice_of`), through the engine's batch
+        call (``Engine.synthesize_many``, by default one by one) at most :data:`BATCH` at a time, so
+        an engine that clones computes each voice's conditioning once and a batching engine gets
+        one voice's lines together. Offline, a missing take raises :class:`NotCached`."""
+        out: dict[int, Take] = {}
+        todo: dict[str, list[Line]] = {}          # voice -> lines to speak, in first-seen order
+        pending: dict[str, list[Line]] = {}       # content -> lines sharing it (spoken once)
+        done = 0
+        for ln in lines:
+            content = self.content(ln)
+            x = self._memo.get((content, 1.0))
+            if x is None and content not in pending and self.cache is not None:
+                x = self.cache.get(content, 1.0)
+            if x is not None:
+                self._memo[(content, 1.0)] = x
+                out[ln.index] = Take(ln.index, 1.0, x, 1, content)
+                done += 1
+                if progress:
+                    progress(done, len(lines))
+                continue
+            if self.offline:
+                raise NotCached(f"line {ln.index} at speed 1.0000")
+            if content not in pending:
+                todo.setdefault(self.voice_of(ln), []).append(ln)
+            pending.setdefault(content, []).append(ln)
+        for group in todo.values():
+            for i in range(0, len(group), BATCH):
+                batch = group[i:i + BATCH]
+                if self._engine is None:
+                    self._engine = self.load()
+                t0 = time.perf_counter()
+                raws = list(self._engine.synthesize_many([self.request(ln, 1.0) for ln in batch]))
+                self.engine_seconds += time.perf_counter() - t0
+                if len(raws) != len(batch):
+                    raise EngineError(f"engine {self.info.name}: synthesize_many returned {len(raws)} takes "
+                                      f"for {len(batch)} requests")
+                self.calls += len(batch)
+                for ln, raw in zip(batch, raws):
+                    content = self.content(ln)
+                    x = self._finish(raw, content, 1.0)
+                    self._memo[(content, 1.0)] = x
+                    for same in pending[content]:
+                        out[same.index] = Take(same.index, 1.0, x, 1, content)
+                        done += 1
+                        if progress:
+                            progress(done, len(lines))
+        return out
 
     def chosen(self, line: Line) -> list[Take]:
         """The takes of this line's content that finished speed solves chose (this run or earlier)."""

@@ -47,3 +47,13 @@ def test_gpu_bench_explains_what_it_needs_here():
     proc = subprocess.run([sys.executable, "benchmarks/indextts2_gpu.py"], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode != 0 and "nothing was measured" in (proc.stdout + proc.stderr)
+
+
+def test_gpu_bench_says_nothing_was_measured_in_its_json_too():
+    import json
+
+    proc = subprocess.run([sys.executable, "benchmarks/indextts2_gpu.py", "--json", "-", "--budget", "60"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 2 and doc["measured"] is False and doc["reason"] and doc["figures"] == {}
+    assert "nothing was measured" in proc.stderr

@@ -68,3 +68,42 @@ def test_a_constructor_that_breaks_is_an_engine_error_not_bad_options(tmp_path, 
     assert res.returncode == 3, res.stderr
     assert "engine toy failed to load: TypeError" in res.stderr and "Traceback" not in res.stderr
     assert "does not take" not in res.stderr
+
+
+def test_natural_takes_reach_the_batch_call_one_voice_at_a_time(tmp_path, toy_engine):
+    """``synthesize_many`` is optional: an engine that has it gets a run's missing natural takes
+    grouped by voice (lines alternate between speakers here), each line once, and the takes are the
+    ones it would have spoken one by one; the default speaks them one by one."""
+    srt = "".join(f"{i + 1}\n00:00:{2 * i:02d},100 --> 00:00:{2 * i + 1:02d},900\n{who}: Line number {i + 1}.\n\n"
+                  for i, who in enumerate(["Anna", "Ben", "Anna", "Ben", "Anna"]))
+    srt += "6\n00:00:12,100 --> 00:00:13,900\nBen: Line number 2.\n"          # Ben says line 2 again
+    write(tmp_path / "e.srt", srt)
+    write(tmp_path / "cast.yaml", CAST + "engine_options: {batch: true}\n")
+    batched = dub(tmp_path / "e.srt", cast=tmp_path / "cast.yaml", out=tmp_path / "out")
+    eng = engines.load("toy", batch=True)
+    assert [[r.voice for r in b] for b in eng.batches] == [["low"] * 3, ["high"] * 2]
+    assert sorted(r.text for b in eng.batches for r in b) == [f"Line number {i}." for i in (1, 2, 3, 4, 5)]
+    assert all(r.speed == 1.0 for b in eng.batches for r in b)
+    engines.registry._loaded.clear()
+    write(tmp_path / "cast.yaml", CAST)
+    single = dub(tmp_path / "e.srt", cast=tmp_path / "cast.yaml", out=tmp_path / "out1")
+    assert engines.load("toy").batches == []
+    assert [c.audio.tobytes() for c in batched.clips] == [c.audio.tobytes() for c in single.clips]
+    # a re-run finds every natural take in the cache: no batch at all
+    engines.registry._loaded.clear()
+    write(tmp_path / "cast.yaml", CAST + "engine_options: {batch: true}\n")
+    again = dub(tmp_path / "e.srt", cast=tmp_path / "cast.yaml", out=tmp_path / "out")
+    assert again.facts.synthesis_calls == 0
+
+
+def test_a_batch_call_returning_the_wrong_number_of_takes_is_an_engine_error(tmp_path, toy_engine, monkeypatch):
+    monkeypatch.setattr(toy_engine.ToyEngine, "synthesize_many", lambda self, requests: [])
+    write(tmp_path / "e.srt", SRT)
+    write(tmp_path / "cast.yaml", CAST)
+    from indextts_dub.takes import Synthesizer
+    from indextts_dub.pipeline import read_inputs
+
+    inp = read_inputs(tmp_path / "e.srt", tmp_path / "cast.yaml")
+    synth = Synthesizer(inp.engine, lambda: engines.load("toy"))
+    with pytest.raises(engines.EngineError, match="returned 0 takes for 1 requests"):
+        synth.naturals(inp.cast_lines.lines)

@@ -629,3 +629,24 @@ def test_index_tts_output_stays_off_the_terminal_unless_verbose(tmp_path, standi
     loud.synthesize(replace(req, text="Hello again."))
     out, err = capfd.readouterr()
     assert "starting inference" in err and "stand-in mel steps" in err and "starting inference" not in out
+
+
+def test_a_batch_is_rendered_by_speaker_clip_and_returned_in_order(tmp_path, standin):
+    p = project(tmp_path)
+    x, sr = sf.read(p / "mei.wav", dtype="float32")
+    sf.write(p / "other.wav", np.concatenate([x[sr // 2:], x[: sr // 2]]) * 0.7, sr)     # another voice's clip
+    clips = {n: refclip.read_clip(p / n) for n in ("mei.wav", "other.wav")}
+
+    def req(text, n):
+        return Request(text, "ref", "en", reference=str(p / n), reference_hash=clips[n].hash)
+
+    reqs = [req("One.", "mei.wav"), req("Two.", "other.wav"), req("Three.", "mei.wav"), req("Four.", "other.wav")]
+    eng = engines.load("indextts2", checkpoints=str(p / "ck"), conditioning_cache=str(p / "c.sqlite"))
+    batch = eng.synthesize_many(reqs)
+    spoken = [d["text"] for d in standin.calls("infer")]
+    assert spoken == ["One.", "Three.", "Two.", "Four."]        # one speaker clip after the other
+    assert len(standin.calls("speaker_conditioning")) == 2 and eng.stats["batches"] == 1
+    engines.registry._loaded.clear()
+    single = engines.load("indextts2", checkpoints=str(p / "ck"), conditioning_cache=str(tmp_path / "c2.sqlite"))
+    for r, x in zip(reqs, batch):
+        assert np.array_equal(single.synthesize(r), x)

@@ -22,11 +22,20 @@ class ToyEngine(Engine):
         return EngineInfo(name="toy", version="toy-1", sample_rate=22_050, languages=("en", "zh"),
                           voices=(VoiceInfo("low"), VoiceInfo("high")), native_speed=True)
 
-    def __init__(self, explode: bool = False):
+    def __init__(self, explode: bool = False, batch: bool = False):
         self.info = self.describe()
         self.calls: list[Request] = []
+        self.batch = batch
+        self.batches: list[list[Request]] = []      # every synthesize_many call (with batch)
         if explode:                     # a bug inside the constructor, not a bad option
             len(None)
+
+    def synthesize_many(self, requests):
+        """With ``batch``: the optional batch call, recorded (the takes are the same as one by one)."""
+        if not self.batch:
+            return super().synthesize_many(requests)
+        self.batches.append(list(requests))
+        return [self.synthesize(r) for r in requests]
 
     def synthesize(self, request: Request) -> np.ndarray:
         self.calls.append(request)
