@@ -22,6 +22,11 @@ import pytest
 from support import indextts2_real
 from support.paths import DEMO, REPO, write
 
+# The tier costs ~8 min to build its venv (PyPI) and ~8 min of CPU; until CI's budget for it is
+# measured on a clean machine it runs on request: INDEXTTS_DUB_REAL_TIER=1 python -m pytest tests/engines/indextts2_real
+pytestmark = pytest.mark.skipif(os.environ.get("INDEXTTS_DUB_REAL_TIER") != "1",
+                                reason="the real index-tts tier runs with INDEXTTS_DUB_REAL_TIER=1")
+
 SCENE = Path(__file__).resolve().parent / "scene.py"
 
 # two characters from two reference clips, both languages; every emotion form: a vector (inline),
