@@ -128,6 +128,31 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP))
 
 
+def mount_point(path: Path) -> Path:
+    """The mount point of the file system ``path`` is on (for messages about that disk)."""
+    p = Path(os.path.abspath(path))
+    while not os.path.ismount(p) and p != p.parent:
+        p = p.parent
+    return p
+
+
+def free_bytes(path: Path) -> int:
+    return shutil.disk_usage(path).free
+
+
+def check_space(path: Path, needed: int, what: str = "the outputs") -> None:
+    """Raises :class:`SystemFault` ("no space left on DEVICE: N MB needed") unless the file system
+    of ``path`` has ``needed`` bytes free."""
+    free = free_bytes(path)
+    if free < needed:
+        raise SystemFault(f"no space left on {mount_point(path)}: {_mb(needed)} MB needed for {what} in {path}, "
+                          f"{_mb(free)} MB free; free some space or choose another -o")
+
+
+def _mb(n: int) -> int:
+    return -(-n // 1024 ** 2)
+
+
 # ---------------------------------------------------------------- a run's output folder
 
 class Staging:

@@ -24,9 +24,11 @@ from .deliver.mix import MixOptions
 from .deliver.summary import summary_text
 from .deliver.timelines import editors
 from .engines import EngineInfo
-from .errors import DubError, Problems
+from .errors import DubError, Problems, SystemFault
+from . import fsio
 from .fsio import Staging
 from .lines import CastFile, CastLines, cast_cues, read_cast_file
+from .lines.castfile import speed_bounds_problem
 from .plan import SPEED_BOUNDS, Plan, PlanOptions, plan, plan_per_line
 from .qa import MODES as QA_MODES
 from .qa import check as qa_check
@@ -88,8 +90,9 @@ class DubOptions:
             raise DubError.at(None, None, "--speak", f"{self.speak!r} is not one of zh, en")
         if self.speed_bounds is not None:
             lo, hi = self.speed_bounds
-            if not 0 < lo <= 1 <= hi:
-                raise DubError.at(None, None, "--speed", f"speed bounds must satisfy 0 < min <= 1 <= max (got {lo}, {hi})")
+            if speed_bounds_problem(lo, hi) is not None:
+                flag = "--speed-min" if speed_bounds_problem(lo, 1.0) is not None else "--speed-max"
+                raise DubError.at(None, None, flag, speed_bounds_problem(lo, hi))
         if self.plan_options is not None:
             self.plan_options.check()
         mix = self.mix_options or MixOptions()
@@ -175,7 +178,8 @@ def read_inputs(subtitles: str | Path | None, cast: str | Path | None = None, vi
     lo, hi = opts.speed_bounds or cast_file.speed_bounds or SPEED_BOUNDS
     fill = opts.fill or bool(cast_file.fill)
     engine_name = opts.engine or cast_file.engine
-    info, engine_options = engine_setup.prepare(engine_name, cast_file, opts.engine_options, opts.library)
+    info, engine_options = engine_setup.prepare(engine_name, cast_file, opts.engine_options, opts.library,
+                                                from_flag=opts.engine is not None)
     if cast_file.default_voice is None and not cast_file.characters and not info.voices:
         # an engine without voices of its own (IndexTTS2) clones the built-in engine's, spoken as a prompt
         cast_file = CastFile(cast_file.file, engine_name, opts.voice or (info.voice_ids() or [prompts.DEFAULT_VOICE])[0])
@@ -196,8 +200,44 @@ def read_inputs(subtitles: str | Path | None, cast: str | Path | None = None, vi
                 problems.add(ln.cue.file, ln.cue.line, "start",
                              f"starts at {timecode(ln.cue.start)}, after the video ends ({timecode(video_info.duration)})")
         problems.raise_if_any()
-    return Inputs(cues, cast_file, info, engine_name, engine_options, video_info, cast_lines, (lo, hi), fill,
-                  voice_notes, str(subtitles) if subtitles is not None else None, source, name)
+    inputs = Inputs(cues, cast_file, info, engine_name, engine_options, video_info, cast_lines, (lo, hi), fill,
+                    voice_notes, str(subtitles) if subtitles is not None else None, source, name)
+    cast_lines.warnings.extend(programme_notes(inputs, opts.mix_options or MixOptions()))
+    return inputs
+
+
+LONG_PROGRAMME_S = 20 * 60       # a programme this long, its dialogue under SPARSE of it: say so
+SPARSE = 0.02
+
+
+def output_bytes(inputs: Inputs, mix: MixOptions) -> int:
+    """About how much the outputs of a run take (generously: stems and the mix as long as the
+    programme in the chosen format, clips, the muxed video), before anything is spoken."""
+    lines = inputs.cast_lines.lines
+    programme = inputs.programme_end or max((ln.cue.end for ln in lines), default=0)
+    width = {"wav16": 2, "wav24": 3, "float": 4, "flac": 3}.get(mix.format, 4)
+    channels = 2 if mix.background is not None or any(ln.pan for ln in lines) else 1
+    tracks = len({ln.character for ln in lines}) + channels * (2 if mix.background is not None else 1)
+    clips = 2 * 3 * sum(ln.cue.length for ln in lines)
+    video = Path(inputs.video.path).stat().st_size if inputs.video is not None else 0
+    return programme * width * tracks + clips + video + 1024 ** 2
+
+
+def programme_notes(inputs: Inputs, mix: MixOptions) -> list[str]:
+    """A warning when the programme is far longer than its dialogue (a stray cue hours after the
+    rest, and no video or timeline to bound it): every stem and the mix are as long as it."""
+    lines = inputs.cast_lines.lines
+    if inputs.programme_end is not None or not lines:
+        return []
+    last = max(lines, key=lambda ln: ln.cue.end).cue
+    speech = sum(ln.cue.length for ln in lines)
+    if last.end < LONG_PROGRAMME_S * SAMPLE_RATE or speech >= SPARSE * last.end:
+        return []
+    before = max((ln.cue.end for ln in lines if ln.cue is not last), default=0)
+    return [f"{last.file}:{last.line}: start: the programme runs to {timecode(last.end)} because of this cue "
+            f"({timecode(max(0, last.start - before))} after the line before it) while the dialogue lasts "
+            f"{timecode(speech)}; every stem and the mix will be that long (about "
+            f"{output_bytes(inputs, mix) // 1024 ** 2} MB): check the cue's time, or give --video"]
 
 
 def open_cache(cache: str | Path | bool | None, out: str | Path, limit_bytes: int | None = None) -> TakeCache | None:
@@ -224,7 +264,14 @@ def plan_options(inputs: Inputs, options: DubOptions) -> PlanOptions:
     given = options.plan_options
     popts = replace(given or PlanOptions(), bounds=inputs.bounds, fill=inputs.fill or (given.fill if given else False),
                     retime=options.retime_video)
-    popts.check()
+    cast = inputs.cast_file
+    if options.speed_bounds is not None:
+        bounds_from = "--speed-max"
+    elif cast.speed_bounds is not None:
+        bounds_from = f"{cast.file}:{cast.lines.get('fit.speed_max', cast.lines.get('fit'))}: fit.speed_max"
+    else:
+        bounds_from = "the default"
+    popts.check(bounds_from)
     return popts
 
 
@@ -288,6 +335,7 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         cache = open_cache(opts.cache, out, opts.cache_limit)
         if cache is not None:
             cache.open()                # a folder it cannot use is said now, before the engine loads
+        fsio.check_space(staging.dir, output_bytes(inp, mix))         # and a disk too small for the outputs
         synth = Synthesizer(inp.engine, inp.load_engine, cache)
         naturals = natural_takes(inp, synth, progress)
         lap("natural_takes")
@@ -449,4 +497,9 @@ def dry_run(subtitles: str | Path | None, cast: str | Path | None = None, video:
                              f"{timecode(ln.cue.start)}){speed_note}")
     warnings = [*inp.voice_notes, *inp.cast_lines.warnings,
                 *(f"line {e.index} ({ln.cue.source}): {w}" for ln, e in zip(lines, the_plan.entries) for w in e.warnings)]
+    folder = Path(out) if Path(out).exists() else next((p for p in Path(out).absolute().parents if p.exists()), Path("."))
+    try:
+        fsio.check_space(folder, output_bytes(inp, opts.mix_options or MixOptions()))
+    except SystemFault as exc:
+        warnings.append(f"the run would stop: {exc}")
     return DryRun(decisions, list(inp.cast_lines.skipped), warnings)

@@ -177,7 +177,8 @@ def add_dub_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--overflow", choices=("compress", "shift", "flag"), default="compress",
                    help="when the fastest speed cannot fit a line: compress past it up to --compress-cap "
                         "(default), shift the following lines later, or flag the overrun")
-    t.add_argument("--compress-cap", type=float, default=1.5, help="hard cap for --overflow compress (default 1.5)")
+    t.add_argument("--compress-cap", type=float, default=None,
+                   help="hard cap for --overflow compress (default 1.5, or the fastest speed bound when faster)")
     t.add_argument("--max-shift-ms", type=int, default=1000,
                    help="most a line may be pushed after its cue (default 1000)")
     t.add_argument("--lead-in-ms", type=int, default=150, help="most a line may start before its cue (default 150)")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import sqlite3
+from pathlib import Path
 
 from ..errors import DubError
 
@@ -39,14 +41,16 @@ def _list(args) -> int:
     from ..voices.library import Library, default_path
 
     path = args.library or default_path()
-    try:
-        lib = Library(path, write=False)
-    except DubError:
+    if not Path(path).exists():
         print(f"no voices (no library at {path})")
         return 0
+    lib = Library(path, write=False)            # a damaged library is an error, not "no voices"
     with lib:
-        entries = lib.entries()
-        denied = lib.denied()
+        try:
+            entries = lib.entries()
+            denied = lib.denied()
+        except sqlite3.DatabaseError as exc:
+            raise DubError.at(lib.path, None, "library", f"the voice library is damaged ({exc})") from None
         if not entries:
             print(f"no voices in {lib.path}")
         for e in entries:

@@ -108,7 +108,7 @@ def clean_text(text: str) -> tuple[str, dict[str, str]]:
 
 
 _BRACKET = re.compile(r"^\s*[\[【]([^\]】\n]{1,40})[\]】]\s*(.*)$", re.S)
-_PREFIX = re.compile(r"^\s*([^\W\d_][^:：\n]{0,30}?)\s*[:：]\s*(\S.*)$", re.S)
+_PREFIX = re.compile(r"^\s*([^\W\d_][^:：\n]{0,30}?)\s*[:：]\s*(\S.*|)$", re.S)   # empty: only tags followed
 
 
 def split_speaker(text: str) -> tuple[str | None, str | None, str]:

@@ -26,6 +26,8 @@ An engine imports only this contract and the package's shared modules (:mod:`ind
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
@@ -127,6 +129,31 @@ class EngineConfigError(EngineError):
         super().__init__("\n".join(m for _, m in self.problems))
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether an option's value fits its annotation (plain types, Optional, unions; anything
+    else is taken as fitting)."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or (hasattr(types, "UnionType") and isinstance(hint, types.UnionType)):
+        return any(_fits(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True
+
+
+def _type_words(hint: Any) -> str:
+    args = [h for h in typing.get_args(hint) if h is not type(None)] or [hint]
+    words = {bool: "true or false", int: "a whole number", float: "a number", str: "a text"}
+    return " or ".join(words.get(h, getattr(h, "__name__", str(h))) for h in args)
+
+
 class Engine:
     """The base of every engine (see the module docstring): the required members raise, the
     optional ones have their defaults here."""
@@ -148,12 +175,19 @@ class Engine:
         params = inspect.signature(cls.__init__).parameters.values()
         if any(p.kind == p.VAR_KEYWORD for p in params):
             return
+        name = cls.name or cls.__name__
         known = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self"]
-        bad = [k for k in options if k not in known]
-        if bad:
-            raise EngineConfigError(cls.name or cls.__name__, [
-                (k, f"{k}: unknown option of engine {cls.name or cls.__name__}; "
-                    f"known: {', '.join(known) or '(none)'}") for k in bad])
+        problems = [(k, f"{k}: unknown option of engine {name}; known: {', '.join(known) or '(none)'}")
+                    for k in options if k not in known]
+        try:
+            hints = typing.get_type_hints(cls.__init__)
+        except Exception:  # an annotation that does not resolve: no type checks
+            hints = {}
+        for k, value in options.items():
+            if k in known and k in hints and not _fits(value, hints[k]):
+                problems.append((k, f"{k}: {value!r} is not {_type_words(hints[k])} (engine {name})"))
+        if problems:
+            raise EngineConfigError(name, problems)
 
     def synthesize(self, request: Request) -> np.ndarray:
         """Mono float32 audio in [-1, 1] at ``info.sample_rate``."""

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..text.speech import split_runs
-from .base import Engine, EngineError, EngineInfo, Request, VoiceInfo, parse_blend
+from .base import Engine, EngineConfigError, EngineError, EngineInfo, Request, VoiceInfo, parse_blend
 
 SAMPLE_RATE = 24_000
 _MAX_TOKENS = 400           # the model takes 510; leave room, split at punctuation
@@ -104,6 +104,13 @@ class KokoroEngine(Engine):
             voice_blends=True,
             model_id=_model_checksum()[:16],
         )
+
+    @classmethod
+    def check(cls, **options: Any) -> None:
+        super().check(**options)
+        threads = options.get("threads")
+        if isinstance(threads, int) and threads < 1:
+            raise EngineConfigError("kokoro", [("threads", f"threads: {threads} is not a number of threads (1 or more)")])
 
     def __init__(self, threads: int | None = None):
         try:

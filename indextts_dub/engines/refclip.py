@@ -85,6 +85,8 @@ def read_clip(path: str | Path, seconds: tuple[float, float] = VOICE_SECONDS, wh
     import soundfile as sf
 
     path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise ClipError(f"{what} {path} is a symbolic link that leads nowhere (a loop, or its target is gone)")
     if not path.exists():
         raise ClipError(f"{what} not found: {path}")
     if path.is_dir():

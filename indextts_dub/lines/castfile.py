@@ -9,6 +9,7 @@ problem names the file, the line and the field; all of them are reported at once
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,18 @@ from . import emotion as emo
 from . import yamlfile
 
 DEFAULT_SPEED_BOUNDS = (0.75, 1.25)
+SPEED_LIMITS = (0.5, 2.0)        # what engines and listeners tolerate: no bound may lie outside
+
+
+def speed_bounds_problem(lo, hi) -> str | None:
+    """What is wrong with speed bounds ``(lo, hi)`` (None: nothing): each a number, ``lo <= 1 <= hi``,
+    both within :data:`SPEED_LIMITS`."""
+    a, b = SPEED_LIMITS
+    ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)) and a <= lo <= 1 <= hi <= b
+    if ok:
+        return None
+    return (f"speed bounds must satisfy {a:g} <= min <= 1 <= max <= {b:g} (got {lo!r}, {hi!r}); "
+            f"engines and listeners tolerate {a:g}-{b:g}x")
 TOP_FIELDS = ("version", "engine", "engine_options", "default_voice", "default_emotion", "voice_library", "fit",
               "characters")
 CHARACTER_FIELDS = ("voice", "ref", "library", "emotion", "emotion_ref", "emotion_alpha", "alpha", "emotion_text",
@@ -137,7 +150,7 @@ def _voice_spec(value: Any, base: Path, path: Path, line: int | None, where: str
             return None
         if k == "library":
             return VoiceSpec("library", str(v).strip(), kline, f"{where}.{k}")
-        clip_path = (base / str(v).strip()).resolve()
+        clip_path = Path(os.path.realpath(base / str(v).strip()))     # never raises, even on a link loop
         try:
             clip = refclip.read_clip(clip_path, refclip.VOICE_SECONDS, "reference clip")
         except refclip.ClipError as exc:
@@ -195,6 +208,9 @@ def _speed_bounds(spec: yamlfile.Mapping, path: Path, where: str, problems: Prob
     if lo is None or hi is None or lo <= 0:
         problems.add(path, line, fld, "speed bounds are positive numbers")
         return None
+    if speed_bounds_problem(min(lo, 1.0), max(hi, 1.0)) is not None:
+        problems.add(path, line, fld, speed_bounds_problem(min(lo, 1.0), max(hi, 1.0)))
+        return None
     if lo > hi:
         problems.add(path, line, fld, f"min {lo:g} is above max {hi:g}")
         return None
@@ -221,10 +237,11 @@ def _fit(data: yamlfile.Mapping, path: Path, problems: Problems) -> tuple[tuple[
             problems.add(path, fit.line(k), f"fit.{k}", f"unknown field; known: {', '.join(FIT_FIELDS)}")
     lo, hi = fit.get("speed_min", DEFAULT_SPEED_BOUNDS[0]), fit.get("speed_max", DEFAULT_SPEED_BOUNDS[1])
     lo_n, hi_n = _number(lo), _number(hi)
-    if lo_n is None or hi_n is None or not 0 < lo_n <= 1 <= hi_n:
-        problems.add(path, fit.line("speed_min") if "speed_min" in fit else fit.line("speed_max"),
-                     "fit.speed_min" if "speed_min" in fit else "fit.speed_max",
-                     f"bounds must satisfy 0 < speed_min <= 1 <= speed_max (got {lo!r}, {hi!r})")
+    problem = speed_bounds_problem(lo if lo_n is None else lo_n, hi if hi_n is None else hi_n)
+    if problem is not None:
+        lo_bad = speed_bounds_problem(lo if lo_n is None else lo_n, 1.0) is not None
+        key = "speed_min" if "speed_min" in fit and (lo_bad or "speed_max" not in fit) else "speed_max"
+        problems.add(path, fit.line(key), f"fit.{key}", problem)
     elif "speed_min" in fit or "speed_max" in fit:
         bounds = (lo_n, hi_n)
     if "fill" in fit:
@@ -403,5 +420,7 @@ def read_cast_file(path: str | Path) -> CastFile:
     lines = {k: data.line(k) for k in data}
     if isinstance(options, yamlfile.Mapping):     # engine_options.<key> -> its line, for engines' errors
         lines.update({f"engine_options.{k}": options.line(k) for k in options})
+    if isinstance(data.get("fit"), yamlfile.Mapping):   # fit.<key> -> its line, for the plan's errors
+        lines.update({f"fit.{k}": data["fit"].line(k) for k in data["fit"]})
     return CastFile(str(path), engine, default_voice, characters, lines, dict(options), default_emotion, library,
                     fit_bounds, fill)

@@ -153,6 +153,10 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
             rv = builtin(tags.voice, info, inline=True)
         language = tags.language or language
         display = join_display(cue.text)
+        if not display.strip():
+            problems.add(cue.file, cue.line, "text", f"gives the speaker {character!r}"
+                         f"{' and inline tags' if cue.tags else ''} but no words to say; write the line after them")
+            continue
         if cue.end == cue.start:
             skipped.append(Skipped(cue, "zero duration"))
             continue

@@ -19,6 +19,7 @@ applies, as sent.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -252,7 +253,7 @@ def read_forms(values: Mapping[str, Any], base: Path, source: str, *, per_line: 
         value = values[k]
         if not isinstance(value, str) or not value.strip():
             raise EmotionError("must be the path of a clip that shows the emotion")
-        clip_path = (base / value.strip()).resolve()
+        clip_path = Path(os.path.realpath(base / value.strip()))     # never raises, even on a link loop
         try:
             clip = refclip.read_clip(clip_path, refclip.EMOTION_SECONDS, "emotion reference clip")
         except refclip.ClipError as exc:

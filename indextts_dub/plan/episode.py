@@ -124,7 +124,7 @@ def _solve(ep: Episode, opts: PlanOptions, programme: int | None) -> _Solution:
     if opts.fill:
         tpref = np.where(n > 0, np.clip(slot / nz, 1.0, tmax), 1.0)
     tmin_bound = 1.0 / ep.hi
-    tmin = 1.0 / max(opts.compress_cap, 1e-9) if compress else tmin_bound
+    tmin = 1.0 / max(opts.cap, 1e-9) if compress else tmin_bound
     tmin = np.minimum(tmin, tmin_bound) * np.ones(m)
 
     # objective: 1/2 x'Px + q'x, P given by its upper triangle
@@ -231,7 +231,7 @@ def _to_samples(ep: Episode, sol: _Solution, opts: PlanOptions, programme: int |
     speech = np.rint(ep.n * t).astype(np.int64)
     speech = np.maximum(speech, 0)
     # speed bound: never faster than the cap / bound after rounding
-    cap = np.where(sol.compress > 1e-6, opts.compress_cap if opts.overflow == "compress" else ep.hi, ep.hi)
+    cap = np.where(sol.compress > 1e-6, opts.cap if opts.overflow == "compress" else ep.hi, ep.hi)
     speech = np.maximum(speech, np.ceil(ep.n / cap - 1e-9).astype(np.int64))
     if not opts.fill:
         speech = np.minimum(speech, ep.n)

@@ -7,6 +7,7 @@ from typing import Mapping
 
 from ..errors import DubError
 from ..lines import Line
+from ..lines.castfile import speed_bounds_problem
 from ..timebase import SAMPLE_RATE, timecode
 
 SPEED_BOUNDS = (0.75, 1.25)
@@ -27,25 +28,29 @@ class PlanOptions:
     lead_in_ms: int = LEAD_IN_MS
     allow_cross_overlap: bool = False
     overflow: str = "compress"
-    compress_cap: float = COMPRESS_CAP
+    compress_cap: float | None = None       # None: COMPRESS_CAP, or the fastest bound when that is faster
     max_shift_ms: int = MAX_SHIFT_MS
     smoothness: float = 1.0
     retime: bool = False
 
-    def check(self) -> None:
+    @property
+    def cap(self) -> float:
+        """The fastest a line may go with ``overflow: compress``."""
+        return self.compress_cap if self.compress_cap is not None else max(COMPRESS_CAP, self.bounds[1])
+
+    def check(self, bounds_from: str = "--speed-min/--speed-max") -> None:
+        """Raises :class:`DubError`; ``bounds_from`` names where :attr:`bounds` came from."""
         lo, hi = self.bounds
-        if not 0 < lo <= 1 <= hi:
-            raise DubError.at(None, None, "--speed-min/--speed-max",
-                              f"speed bounds must satisfy 0 < min <= 1 <= max (got {lo}, {hi})")
+        if speed_bounds_problem(lo, hi) is not None:
+            raise DubError.at(None, None, "--speed-min/--speed-max", speed_bounds_problem(lo, hi))
         for idx, (a, b) in self.line_bounds.items():
-            if not 0 < a <= 1 <= b:
-                raise DubError.at(None, None, "speed bounds", f"line {idx}: bounds must satisfy 0 < min <= 1 <= max "
-                                  f"(got {a}, {b})")
+            if speed_bounds_problem(a, b) is not None:
+                raise DubError.at(None, None, "speed bounds", f"line {idx}: {speed_bounds_problem(a, b)}")
         if self.overflow not in POLICIES:
             raise DubError.at(None, None, "--overflow", f"{self.overflow!r} is not one of {', '.join(POLICIES)}")
-        if self.compress_cap < hi:
-            raise DubError.at(None, None, "--compress-cap", f"must be at least the fastest speed {hi} "
-                              f"(got {self.compress_cap})")
+        if self.compress_cap is not None and not hi <= self.compress_cap <= 4:
+            raise DubError.at(None, None, "--compress-cap", f"must be at least the fastest speed {hi:g} "
+                              f"({bounds_from}) and at most 4 (got {self.compress_cap:g})")
         for name in ("min_gap_ms", "lead_in_ms", "max_shift_ms"):
             if getattr(self, name) < 0:
                 raise DubError.at(None, None, "--" + name.replace("_", "-"), "must not be negative")

@@ -77,7 +77,7 @@ def explain(ep: Episode, i: int, start, speech, limits, overrun, opts: PlanOptio
         parts.append(f"runs {_ms(spill)} past its cue end")
     if s > hi + 1e-4:
         parts.append(f"faster than the {hi:.2f}x bound: even then it would not fit before "
-                     f"{_who_bounds(ep, i, start, gap, programme)} (overflow: compress, cap {opts.compress_cap:.2f}x)")
+                     f"{_who_bounds(ep, i, start, gap, programme)} (overflow: compress, cap {opts.cap:.2f}x)")
         warnings.append(f"compressed to {s:.2f}x, beyond the {hi:.2f}x bound")
     elif s > 1 and abs(s - hi) < 2e-3 and not fits_natural:
         parts.append(f"at the fastest allowed speed ({hi:.2f}x)")

@@ -24,8 +24,14 @@ CLI_FIELD = "--engine-option"
 
 
 def prepare(engine_name: str, the_cast: CastFile, cli_options: dict[str, Any] | None,
-            library: str | Path | None) -> tuple[engines.EngineInfo, dict[str, Any]]:
-    """The engine's description and the options it will load with; raises :class:`DubError`."""
+            library: str | Path | None, from_flag: bool = False) -> tuple[engines.EngineInfo, dict[str, Any]]:
+    """The engine's description and the options it will load with; raises :class:`DubError`
+    naming where the engine was chosen (``--engine`` when ``from_flag``, else the cast's line)."""
+    def blame(message: str) -> DubError:
+        if from_flag:
+            return DubError.at(None, None, "--engine", message)
+        return DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", message)
+
     cast_opts = the_cast.engine_options if engine_name == the_cast.engine else {}
     from_cast = bool(cast_opts) and Path(the_cast.file).exists()
     base = Path(the_cast.file).resolve().parent if from_cast else Path.cwd()
@@ -34,7 +40,7 @@ def prepare(engine_name: str, the_cast: CastFile, cli_options: dict[str, Any] | 
         options.update(engines.resolve_paths(engine_name, cli_options or {}, Path.cwd()))
         cls = engines.engine_class(engine_name)
     except engines.EngineError as exc:
-        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
+        raise blame(str(exc)) from None
     if "voice_library" in cls.run_options and "voice_library" not in options:
         from ..voices.library import default_path
 
@@ -53,10 +59,10 @@ def prepare(engine_name: str, the_cast: CastFile, cli_options: dict[str, Any] | 
                                                                           the_cast.lines.get("engine_options")),
                                         f"engine_options.{key}", message))
             else:
-                problems.append(Problem(the_cast.file, the_cast.lines.get("engine"), "engine", message))
+                problems.extend(blame(message).problems)
         raise DubError(problems) from None
     except engines.EngineError as exc:
-        raise DubError.at(the_cast.file, the_cast.lines.get("engine"), "engine", str(exc)) from None
+        raise blame(str(exc)) from None
     return info, options
 
 

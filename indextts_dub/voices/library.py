@@ -60,6 +60,20 @@ def default_path() -> Path:
     return fsio.data_dir() / "voices.sqlite"
 
 
+def check_consent_date(when: str) -> str:
+    """``when`` as an ISO date or date-time, not in the future; :class:`DubError` naming ``--date`` otherwise."""
+    text = str(when).strip()
+    try:
+        moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise DubError.at(None, None, "--date", f"{text!r} is not a date; write it as YYYY-MM-DD "
+                          "(or an ISO date-time)") from None
+    day = moment.date()
+    if day > _dt.datetime.now(_dt.timezone.utc).date() + _dt.timedelta(days=1):
+        raise DubError.at(None, None, "--date", f"{text} is in the future; consent is recorded when it was given")
+    return text
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -119,12 +133,12 @@ class Library:
         try:
             if write:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(str(self.path))
+                self.db = sqlite3.connect(str(self.path), timeout=30)
                 self.db.executescript(_SCHEMA)
                 self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 self.db.commit()
             else:
-                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+                self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
             row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise DubError.at(self.path, None, "library", f"not a voice library ({exc})") from None
@@ -225,6 +239,7 @@ class Library:
             if not value or not str(value).strip():
                 raise DubError.at(None, None, fld, "the consent record needs who agreed, when, for what and "
                                                    "the statement itself")
+        check_consent_date(consent.when)
         existing = self.get(name)
         if existing is not None and not replace:
             raise DubError.at(self.path, None, "NAME",
@@ -236,8 +251,20 @@ class Library:
         if match is not None:
             raise DubError.at(clip_path, None, "clip", match.message(f"the voice in {Path(clip_path).name}"))
         now = _now()
+        try:
+            self._store(name, clip_path, clip, v, consent, now, existing is not None)
+        except sqlite3.IntegrityError:
+            raise DubError.at(self.path, None, "NAME", f"a voice named {name!r} was added to the library meanwhile "
+                              "(by another indextts-dub); remove it first or pass --replace") from None
+        except sqlite3.OperationalError as exc:
+            raise DubError.at(self.path, None, "library", f"cannot write the voice library ({exc})") from None
+        entry = self.get(name)
+        assert entry is not None
+        return entry
+
+    def _store(self, name, clip_path, clip, v, consent: Consent, now: str, replace: bool) -> None:
         with self.db:
-            if existing is not None:
+            if replace:
                 self.db.execute("DELETE FROM voices WHERE name=?", (name,))
             self.db.execute("INSERT OR IGNORE INTO clips VALUES (?,?,?,?,?,?,?,?,?)",
                             (clip.hash, clip.wav_bytes(), clip.sample_rate, int(clip.audio.size),
@@ -248,9 +275,6 @@ class Library:
                             (name, clip.hash, consent.who.strip(), consent.when.strip(), consent.purpose.strip(),
                              consent.statement.strip(), now, None))
             self._collect()
-        entry = self.get(name)
-        assert entry is not None
-        return entry
 
     def get(self, name: str) -> VoiceEntry | None:
         row = self.db.execute(

@@ -152,7 +152,8 @@ def test_short_forms_still_work(project):
     (("emotion_text: 严厉且带有压迫感地命令", "emotion_text: 严厉\n    emotion: sad"), 23, "characters.Dave.emotion_text",
      "give one emotion form"),
     (("library: carol", "library: carol\n    voice: jf_alpha"), 18, "characters.Carol.library", "give one voice"),
-    (("fit: {speed_min: 0.8, speed_max: 1.2}", "fit: {speed_min: 1.1}"), 6, "fit.speed_min", "0 < speed_min <= 1"),
+    (("fit: {speed_min: 0.8, speed_max: 1.2}", "fit: {speed_min: 1.1}"), 6, "fit.speed_min", "0.5 <= min <= 1"),
+    (("fit: {speed_min: 0.8, speed_max: 1.2}", "fit: {speed_min: 0.8, speed_max: 50}"), 6, "fit.speed_max", "<= max <= 2"),
     (("default_emotion: calm:0.2", "default_emotion: calm:3"), 4, "default_emotion", "between 0 and 1"),
 ])
 def test_bad_casting_values_name_file_line_and_field(project, edit, line, field, words):

@@ -213,7 +213,7 @@ def test_a_2000_line_film_respects_every_bound(policy):
         assert e.speech_samples > 0 and e.start >= 0 and e.length >= e.speech_samples
         assert e.speed >= 1.0 - 1e-9                  # never slowed without fill
         if policy == "compress":
-            assert e.speed <= opts.compress_cap * (1 + 1e-4)
+            assert e.speed <= opts.cap * (1 + 1e-4)
             assert e.compressed == (e.speed > hi + 1e-4)
             if e.compressed:
                 assert any("beyond" in w for w in e.warnings)

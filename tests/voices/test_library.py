@@ -109,8 +109,9 @@ def test_missing_library_messages(tmp_path):
     res = run_cli("voices", "list", "--library", tmp_path / "none.sqlite")
     assert res.returncode == 0 and "no voices" in res.stdout
     (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 100)
-    res = run_cli("voices", "list", "--library", tmp_path / "junk.sqlite")
-    assert "no voices" in res.stdout
+    res = run_cli("voices", "list", "--library", tmp_path / "junk.sqlite")      # damaged is not "no voices"
+    assert res.returncode == 2 and "junk.sqlite: library: not a voice library" in res.stderr
+    assert "no voices" not in res.stdout
     res = run_cli("voices", "show", "x", "--library", tmp_path / "junk.sqlite")
     assert res.returncode == 2 and "not a voice library" in res.stderr
 
