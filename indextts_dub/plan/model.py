@@ -48,9 +48,9 @@ class PlanOptions:
                 raise DubError.at(None, None, "speed bounds", f"line {idx}: {speed_bounds_problem(a, b)}")
         if self.overflow not in POLICIES:
             raise DubError.at(None, None, "--overflow", f"{self.overflow!r} is not one of {', '.join(POLICIES)}")
-        if self.compress_cap is not None and not hi <= self.compress_cap <= 4:
+        if self.compress_cap is not None and not self.compress_cap >= hi:
             raise DubError.at(None, None, "--compress-cap", f"must be at least the fastest speed {hi:g} "
-                              f"({bounds_from}) and at most 4 (got {self.compress_cap:g})")
+                              f"({bounds_from}) (got {self.compress_cap:g})")
         for name in ("min_gap_ms", "lead_in_ms", "max_shift_ms"):
             if getattr(self, name) < 0:
                 raise DubError.at(None, None, "--" + name.replace("_", "-"), "must not be negative")
