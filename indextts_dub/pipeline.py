@@ -335,7 +335,7 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         cache = open_cache(opts.cache, out, opts.cache_limit)
         if cache is not None:
             cache.open()                # a folder it cannot use is said now, before the engine loads
-        fsio.check_space(staging.dir, output_bytes(inp, mix))         # and a disk too small for the outputs
+        fsio.check_space(staging.dir, output_bytes(inp, opts.mix_options or MixOptions()))         # and a disk too small for the outputs
         synth = Synthesizer(inp.engine, inp.load_engine, cache)
         naturals = natural_takes(inp, synth, progress)
         lap("natural_takes")
