@@ -85,16 +85,24 @@ def _caps_label(name: str) -> bool:
             and len(name.split()) <= 3)
 
 
-def candidate(text: str) -> tuple[str, str, str] | None:
-    """The speaker a cue's text opens with, if it could be one: ``(name, how, rest)``."""
+def candidate(text: str, tagged: bool = False) -> tuple[str, str, str] | None:
+    """The speaker a cue's text opens with, if it could be one: ``(name, how, rest)``. A bare
+    ``Name:`` is a speaker only when the cue carried inline tags (``Alice: {emotion=happy}``:
+    casting then says the line has no words)."""
     who, how, rest = split_speaker(text)
     if not who or is_credit(who):
         return None
     if how == "bracket" and (is_sound(who) or who.isupper() or who[:1].islower()):
         return None                               # [Groans] Oh. / [SIGHS] / [laughing]
-    if how == "prefix" and not rest.strip():
+    if how == "prefix" and not rest.strip() and not tagged:
         return None
     return who, how, rest
+
+
+def tags_only(cue: Cue) -> bool:
+    """A speaker and inline tags but no words (``Alice: {emotion=happy}``): a line the writer
+    meant, not a cue to skip; casting says what is missing."""
+    return bool(cue.speaker and cue.tags and not cue.text.strip())
 
 
 def skip_reason(text: str) -> str | None:
@@ -143,7 +151,7 @@ def decide(cues: list[Cue], speak: str | None = None, name: str = "") -> tuple[l
     counts: Counter[str] = Counter()
     for i, c in enumerate(cues):
         for k, ln in enumerate(_lines_with_labels(c.text)):
-            cand = candidate(ln)
+            cand = candidate(ln, tagged=k == 0 and bool(c.tags))
             if cand:
                 counts[_fold(cand[0])] += 1
                 if k == 0:
@@ -160,7 +168,7 @@ def decide(cues: list[Cue], speak: str | None = None, name: str = "") -> tuple[l
             c = replace(c, speaker=cand[0], speaker_from=cand[1], text=cand[2])
         elif cand:
             c = replace(c, prefix=cand[0])
-        reason = skip_reason(c.text)
+        reason = None if tags_only(c) else skip_reason(c.text)
         if reason:
             skipped.append(Skipped(c, reason))
             continue

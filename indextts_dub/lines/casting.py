@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from ..cues import Cue, Skipped
 from ..cues.cue import split_speaker
+from ..cues import dialogue
 from ..engines import EngineInfo
 from ..errors import DubError, Problems
 from ..text.script import detect_language, language_name
@@ -116,7 +117,7 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
         if cue.end == cue.start:
             skipped.append(Skipped(cue, "zero duration"))
             continue
-        if not speakable(speech_text(cue.text, "zh" if has_han(cue.text) else "en")):
+        if not dialogue.tags_only(cue) and not speakable(speech_text(cue.text, "zh" if has_han(cue.text) else "en")):
             skipped.append(Skipped(cue, "no speakable text"))     # before asking who says it
             continue
         number = int(cue.id) if cue.id.isdigit() else cue.index

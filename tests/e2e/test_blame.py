@@ -91,6 +91,12 @@ def test_kokoro_threads_must_be_a_positive_count():
 
 # ---------------------------------------------------------------- casting
 
+def test_a_speaker_and_only_a_tag(tmp_path, toy_engine):
+    srt, cast = project(tmp_path, srt=SRT + "\n3\n00:00:05,000 --> 00:00:06,000\nAlice: {emotion=happy}\n")
+    with pytest.raises(DubError, match=r"e.srt:\d+: text: gives the speaker 'Alice' and inline tags but no words"):
+        dub(srt, cast=cast, out=tmp_path / "out")
+
+
 def test_a_symlink_loop_as_a_reference_clip(tmp_path):
     os.symlink("loop.wav", tmp_path / "loop.wav")
     cast = write(tmp_path / "cast.yaml", "engine: kokoro\ncharacters:\n  Mei:\n    voice: {ref: loop.wav}\n")
