@@ -31,6 +31,7 @@ class Cue:
     line: int = 0              # line of the cue's timing (SRT/VTT) or Dialogue (ASS); 0: the file has none
     prefix: str | None = None  # a "Name:" the text opens with that the file alone does not show to be a
                                # speaker (seen once); casting takes it when the cast names that character
+    turn: int = 0              # the part of a cue split at its dashes or labels (1, 2, ...); 0: not split
 
     @property
     def length(self) -> int:

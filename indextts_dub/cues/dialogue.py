@@ -156,6 +156,8 @@ def decide(cues: list[Cue], speak: str | None = None, name: str = "") -> tuple[l
                 counts[_fold(cand[0])] += 1
                 if k == 0:
                     cands[i] = cand
+            elif (dash := _DASH.match(ln)) and (cand := candidate(ln[dash.end():])):
+                counts[_fold(cand[0])] += 1         # "- Alice: ..." in dash dialogue
     accepted = {name for name, n in counts.items() if n >= 2}
 
     def accept(name: str) -> bool:
@@ -328,6 +330,6 @@ def _split(cue: Cue, accept) -> list[Cue]:
     for k, (who, how, body) in enumerate(parts):
         end = cue.end if k == len(parts) - 1 else cue.start + (cue.end - cue.start) * sum(weights[:k + 1]) // total
         out.append(replace(cue, id=f"{cue.id}.{k + 1}", start=at, end=end, text="\n".join(body),
-                           speaker=who, speaker_from=how, prefix=None))
+                           speaker=who, speaker_from=how, prefix=None, turn=k + 1))
         at = end
     return out

@@ -73,8 +73,9 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
     inline tag's or its character's, else the one its letters are written in
     (:func:`indextts_dub.text.script.detect_language`).
 
-    Cues that name no speaker and overlap each other are spoken by different voices: by
-    overlap layer, the default voice (``Narrator``), then ``Narrator 2``, ``Narrator 3`` ... with
+    Cues that name no speaker and overlap each other, and the parts of a dash-dialogue cue that
+    names nobody, are spoken by different voices: by
+    layer, the default voice (``Narrator``), then ``Narrator 2``, ``Narrator 3`` ... with
     the engine's other built-in voices in its order, those the cast uses left out
     (:func:`_layer_unnamed`).
     """
@@ -219,43 +220,58 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
 
 def _layer_unnamed(lines: list[Line], unnamed: list[int], voices: dict[str, ResolvedVoice], info: EngineInfo,
                    chosen: dict[str, dict], warnings: list[str]) -> list[Line]:
-    """Lines whose cues name no speaker, given out by overlap layer: each takes the first layer
-    free at its start (layer 1: the default voice, as ``Narrator``); layer k > 1 is
-    ``Narrator k`` with the (k-1)-th of the engine's built-in voices that neither the default
-    voice nor any character of the cast uses (round the list again past its end). An engine
-    without built-in voices keeps them all on the default voice (their overlaps are then
-    same-character overlaps)."""
+    """Lines whose cues name no speaker, given out by layer: each takes the first layer free at
+    its start (layer 1: the default voice, as ``Narrator``), except that a later part of a cue
+    split at its dashes (``- Hi.`` / ``- Hello.``: two people by definition) never takes the layer
+    of the part before it; layer k > 1 is ``Narrator k`` with the (k-1)-th of the engine's
+    built-in voices that neither the default voice nor any character of the cast uses (round the
+    list again past its end). An engine without built-in voices keeps them all on the default
+    voice (their overlaps are then same-character overlaps)."""
     if not unnamed:
         return lines
     taken = {rv.voice for rv in voices.values()}
     spare = [v for v in info.voice_ids() if v not in taken]
     ends: list[int] = []                  # per layer, where its last line ends
     layer_of: dict[int, int] = {}
+    part_layer: dict[tuple[str, int], tuple[int, int]] = {}   # (file, cue index) -> (turn, layer) of its last part
+    dashed: set[int] = set()              # lines moved off a free layer because the part before holds it
     for pos in sorted(unnamed, key=lambda p: (lines[p].cue.start, p)):
         cue = lines[pos].cue
-        k = next((i for i, end in enumerate(ends) if end <= cue.start), len(ends))
+        before = part_layer.get((cue.file, cue.index))
+        avoid = before[1] if before is not None and cue.turn == before[0] + 1 else None
+        free = [i for i, end in enumerate(ends) if end <= cue.start]
+        k = next((i for i in free if i != avoid), len(ends))
+        if avoid is not None and free and free[0] == avoid:
+            dashed.add(pos)
         if k == len(ends):
             ends.append(cue.end)
         ends[k] = max(ends[k], cue.end)
         layer_of[pos] = k
+        if cue.turn:
+            part_layer[(cue.file, cue.index)] = (cue.turn, k)
     if len(ends) < 2 or not spare:
         return lines
     out = list(lines)
-    counts: dict[str, int] = {}
+    overlap: dict[str, int] = {}
+    dash: dict[str, int] = {}
     for pos, k in layer_of.items():
         if k == 0:
             continue
         voice = spare[(k - 1) % len(spare)]
         character = f"{DEFAULT_CHARACTER} {k + 1}"
         rv = builtin(voice, info)
-        source = f"{rv.source} (overlap layer {k + 1} of the cues that name no speaker)"
+        source = f"{rv.source} (layer {k + 1} of the cues that name no speaker)"
         chosen.setdefault(character, rv.record | {"voice": f"{info.name}:{voice}", "source": source})
         out[pos] = replace(lines[pos], character=character, voice=voice, reference=None, reference_hash=None,
                            voice_source=source)
+        counts = dash if pos in dashed else overlap
         counts[character] = counts.get(character, 0) + 1
-    warnings.append("cues that name no speaker overlap: " + ", ".join(
-        f"{n} spoken by {c} ({chosen[c]['voice']})" for c, n in sorted(counts.items()))
-                    + f", the rest by {DEFAULT_CHARACTER}; name the speakers to choose their voices")
+    for counts, what in ((overlap, "cues that name no speaker overlap"),
+                         (dash, "dash dialogue that names no speaker alternates voices")):
+        if counts:
+            warnings.append(f"{what}: " + ", ".join(
+                f"{n} spoken by {c} ({chosen[c]['voice']})" for c, n in sorted(counts.items()))
+                            + f", the rest by {DEFAULT_CHARACTER}; name the speakers to choose their voices")
     return out
 
 

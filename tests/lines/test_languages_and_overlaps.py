@@ -76,3 +76,26 @@ def test_named_cues_keep_their_character_when_they_overlap(tmp_path):
     with pytest.raises(DubError) as err:
         cast_cues(cues, cast, INFO, strict=True)
     assert "ep.srt:6: start: Alice's cue starts before their previous cue (line 2) ends" in str(err.value)
+
+
+def test_dash_dialogue_that_names_nobody_alternates_voices(tmp_path):
+    # a dash cue holds two people by definition: its second part never shares the first's voice;
+    # a third part goes back to the first voice; a plain cue after it is the default voice again
+    cues = _srt(tmp_path, ["- Who's there?\n- Only me.", "- Are you sure?\n- Yes.\n- Good.", "Silence."])
+    cast = read_cast_file(write(tmp_path / "cast.yaml", CAST))
+    result = cast_cues(cues, cast, INFO)
+    got = [(ln.text, ln.character, ln.voice) for ln in result.lines]
+    assert got == [("Who's there?", "Narrator", "jf_tebukuro"), ("Only me.", "Narrator 2", "af_heart"),
+                   ("Are you sure?", "Narrator", "jf_tebukuro"), ("Yes.", "Narrator 2", "af_heart"),
+                   ("Good.", "Narrator", "jf_tebukuro"), ("Silence.", "Narrator", "jf_tebukuro")]
+    assert any("dash dialogue that names no speaker alternates voices: 2 spoken by Narrator 2" in w
+               for w in result.warnings)
+    assert not any("overlap" in w for w in result.warnings)
+
+
+def test_dash_dialogue_with_a_named_half_keeps_the_name(tmp_path):
+    cues = _srt(tmp_path, ["- Alice: Who's there?\n- Only me.", "Alice: Again."])
+    cast = read_cast_file(write(tmp_path / "cast.yaml", CAST))
+    result = cast_cues(cues, cast, INFO)
+    assert [(ln.text, ln.character) for ln in result.lines] == [("Who's there?", "Alice"), ("Only me.", "Narrator"),
+                                                                ("Again.", "Alice")]
