@@ -6,8 +6,11 @@ the way the casting stage checked them, without reaching into a stage.
 
 A clip is read with soundfile (WAV, FLAC, OGG, MP3 ...), mixed to mono, resampled to
 :data:`CLIP_RATE` with soxr, trimmed of leading and trailing silence, then checked:
-not silent, not clipped, and between ``min_s`` and ``max_s`` seconds of speech (3-15 s
-for a voice: IndexTTS2 cuts prompts at 15 s and needs a few seconds to catch a voice).
+not silent, not clipped, and between ``min_s`` and ``max_s`` seconds long (3-15 s for a
+voice: IndexTTS2 cuts prompts at 15 s and needs a few seconds to catch a voice). A voice clip
+must also hold speech: voice activity detection (:func:`audio.speech_seconds`) must find at
+least :data:`VOICE_SPEECH_S` seconds of it, making at least :data:`VOICE_SPEECH_SHARE` of the
+clip, so pink noise, music without a voice or room tone is refused, never stored as a voice.
 
 Its identity is the SHA-256 of the normalised samples (16-bit PCM at 24 kHz), never its
 path: the same recording under two names is one clip, and a file replaced at the same
@@ -30,6 +33,8 @@ EMOTION_SECONDS = (1.0, 15.0)
 SILENT_PEAK_DB = -45.0        # quieter than this everywhere: nothing to learn a voice from
 CLIP_LEVEL = 0.999            # |x| at or above this is full scale
 CLIPPED_SHARE = 0.001         # more than 0.1 % of samples at full scale, in runs: clipped
+VOICE_SPEECH_S = 2.0          # a voice clip holds at least this much speech (voice activity detection) ...
+VOICE_SPEECH_SHARE = 0.4      # ... making at least this share of the trimmed clip
 
 
 class ClipError(ValueError):
@@ -80,8 +85,11 @@ def _clipped_share(x: np.ndarray) -> float:
     return float(runs.sum()) / max(1, x.size)
 
 
-def read_clip(path: str | Path, seconds: tuple[float, float] = VOICE_SECONDS, what: str = "reference clip") -> RefClip:
-    """Read and check a clip; :class:`ClipError` says what is wrong with it."""
+def read_clip(path: str | Path, seconds: tuple[float, float] = VOICE_SECONDS, what: str = "reference clip",
+              speech: bool | None = None) -> RefClip:
+    """Read and check a clip; :class:`ClipError` says what is wrong with it. ``speech``: check
+    that it holds enough speech (see the module docstring); by default for a voice clip (``seconds``
+    is :data:`VOICE_SECONDS`), not for an emotion clip."""
     import soundfile as sf
 
     path = Path(path)
@@ -115,12 +123,30 @@ def read_clip(path: str | Path, seconds: tuple[float, float] = VOICE_SECONDS, wh
     lo, hi = seconds
     n = x.size / CLIP_RATE
     if n < lo:
-        raise ClipError(f"{what} {path.name} has only {n:.1f} s of speech after trimming silence; "
+        raise ClipError(f"{what} {path.name} lasts only {n:.1f} s after trimming silence; "
                         f"it needs {lo:g}-{hi:g} s")
     if n > hi:
-        raise ClipError(f"{what} {path.name} has {n:.1f} s of speech after trimming silence; "
+        raise ClipError(f"{what} {path.name} lasts {n:.1f} s after trimming silence; "
                         f"it needs {lo:g}-{hi:g} s: cut it to at most {hi:g} s")
+    if speech if speech is not None else seconds == VOICE_SECONDS:
+        check_speech(x, CLIP_RATE, f"{what} {path.name}")
     return RefClip(x, CLIP_RATE, content_hash(x, CLIP_RATE), str(path), int(sr), channels, peak_db)
+
+
+def check_speech(x: np.ndarray, sr: int, label: str) -> float:
+    """The seconds of speech in a voice clip; :class:`ClipError` when too little of it is speech."""
+    found = audio.speech_seconds(x, sr)
+    total = x.size / sr
+    need = f"a voice needs at least {VOICE_SPEECH_S:g} s of speech"
+    if found < VOICE_SPEECH_S:
+        kind = "no speech" if found == 0 else f"only {found:.1f} s of speech"
+        raise ClipError(f"{label} holds {kind} (voice activity detection, in {total:.1f} s: noise, music or "
+                        f"silence are not a voice); {need}: give a recording of one person speaking")
+    if found < VOICE_SPEECH_SHARE * total:
+        raise ClipError(f"{label} holds only {found:.1f} s of speech in {total:.1f} s "
+                        f"({100 * found / total:.0f}%, voice activity detection); {need}, making at least "
+                        f"{100 * VOICE_SPEECH_SHARE:.0f}% of the clip: cut it to the speech")
+    return found
 
 
 def clip_from_wav_bytes(data: bytes, label: str = "clip") -> RefClip:

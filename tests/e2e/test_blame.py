@@ -107,14 +107,14 @@ def test_a_symlink_loop_as_a_reference_clip(tmp_path):
 # ---------------------------------------------------------------- the voice library
 
 def test_a_consent_date_must_be_a_date(tmp_path):
-    clip = clips.tone_speech(tmp_path / "v.wav", 5.0)
+    clip = shutil.copy(clips.speech("jm_kumo"), tmp_path / "v.wav")
     res = run_cli("voices", "add", "v", clip, "--consent", "agreed", "--date", "not-a-date",
                   "--library", tmp_path / "lib.sqlite")
     assert res.returncode == 2 and "--date: 'not-a-date' is not a date" in res.stderr
 
 
 def test_two_adds_of_one_name_at_once(tmp_path, monkeypatch):
-    clip = clips.tone_speech(tmp_path / "v.wav", 5.0)
+    clip = shutil.copy(clips.speech("jm_kumo"), tmp_path / "v.wav")
     path = tmp_path / "lib.sqlite"
     consent = Consent("V", "2026-11-20", "dubbing", "agreed")
     with Library(path, write=True) as first, Library(path, write=True) as second:

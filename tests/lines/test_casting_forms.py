@@ -167,10 +167,13 @@ def test_bad_casting_values_name_file_line_and_field(project, edit, line, field,
 
 @pytest.mark.parametrize("make, words", [
     (lambda p: clips.silent(p), "is silent"),
-    (lambda p: clips.tone_speech(p, 1.5), "only 1.5 s of speech"),
+    (lambda p: clips.tone_speech(p, 1.5), "lasts only 1.5 s after trimming silence"),
     (lambda p: clips.tone_speech(p, 17.0), "cut it to at most 15 s"),
     (lambda p: clips.clipped(p), "is clipped"),
     (lambda p: clips.corrupt(p), "cannot read reference clip bob.wav as audio"),
+    (lambda p: clips.write(p, clips.pink_noise(6.0)), "reference clip bob.wav holds no speech (voice activity "
+     "detection, in 6.0 s: noise, music or silence are not a voice); a voice needs at least 2 s of speech"),
+    (lambda p: clips.write(p, clips.music(8.0)), "holds no speech"),
 ])
 def test_bad_reference_clips(project, make, words):
     make(project / "voices" / "bob.wav")

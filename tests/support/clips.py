@@ -60,3 +60,42 @@ def clipped(path: Path, seconds: float = 5.0) -> Path:
 def corrupt(path: Path) -> Path:
     path.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00garbage-that-is-not-a-wav-header" * 3)
     return path
+
+
+def pink_noise(seconds: float, sr: int = 24_000, level: float = 0.3, seed: int = 0) -> np.ndarray:
+    """Pink (1/f) noise: loud, broadband, not silent, and no speech in it."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(spectrum.size, dtype=np.float64)
+    f[0] = 1.0
+    y = np.fft.irfft(spectrum / np.sqrt(f), n)
+    return (level * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def music(seconds: float, sr: int = 24_000, level: float = 0.5) -> np.ndarray:
+    """Instrumental music: plucked notes with harmonics (two a second) over a bass drone."""
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.2 * np.sin(2 * np.pi * 110 * t)
+    notes = [220.0, 277.2, 329.6, 440.0, 392.0, 293.7, 246.9, 329.6]
+    step = sr // 2
+    for k, start in enumerate(range(0, t.size, step)):
+        tt = t[start:start + step] - t[start]
+        f0 = notes[k % len(notes)]
+        y[start:start + step] += sum(np.exp(-3 * tt) * np.sin(2 * np.pi * f0 * h * tt) / h for h in range(1, 6))
+    return (level * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def write(path: Path, *parts: np.ndarray | Path, sr: int = 24_000) -> Path:
+    """A 24 kHz mono clip of ``parts`` one after another (arrays at ``sr``, or clip files)."""
+    out = []
+    for p in parts:
+        if isinstance(p, np.ndarray):
+            out.append(p)
+            continue
+        x, rate = sf.read(p, dtype="float32", always_2d=True)
+        from indextts_dub.audio import resample
+
+        out.append(resample(x.mean(axis=1), rate, sr))
+    sf.write(path, np.concatenate(out), sr, subtype="PCM_16")
+    return path

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from support import clips
-from support.paths import run_cli
+from support.paths import DEMO, run_cli
 from indextts_dub.errors import DubError
 from indextts_dub.voices.library import Consent, Library
 
@@ -57,15 +57,40 @@ def test_consent_is_required(tmp_path, lib):
 
 @pytest.mark.parametrize("make, words", [
     (lambda p: clips.silent(p), "is silent"),
-    (lambda p: clips.tone_speech(p, 2.0), "only 2.0 s of speech"),
+    (lambda p: clips.tone_speech(p, 2.0), "lasts only 2.0 s after trimming silence"),
     (lambda p: clips.clipped(p), "is clipped"),
     (lambda p: clips.corrupt(p), "cannot read voice clip bad.wav as audio"),
     (lambda p: p, "voice clip not found"),
+    # loud, long enough, not clipped: only voice activity detection tells these from a voice
+    (lambda p: clips.write(p, clips.pink_noise(6.0)), "holds no speech (voice activity detection, in 6.0 s"),
+    (lambda p: clips.write(p, clips.music(8.0)), "holds no speech (voice activity detection, in 8.0 s"),
+    (lambda p: clips.write(p, clips.tone_speech(p.with_name("tone.wav"), 5.0)), "holds no speech"),
+    # 1.3 s of a real voice in 4 s of room noise: too little speech, the figures said
+    (lambda p: clips.write(p, DEMO / "clips" / "mei_excited.wav", clips.pink_noise(3.0, level=0.02)),
+     "s of speech (voice activity detection, in 4.4 s: noise, music or silence are not a voice); a voice needs "
+     "at least 2 s of speech"),
+    # 4.9 s of speech and 9 s of music: too small a share of the clip
+    (lambda p: clips.write(p, DEMO / "voices" / "mei.wav", clips.music(9.0)), "%, voice activity detection); "
+     "a voice needs at least 2 s of speech, making at least 40% of the clip: cut it to the speech"),
 ])
 def test_bad_clips_are_refused_with_a_clear_error(tmp_path, lib, make, words):
     path = make(tmp_path / "bad.wav")
     res = run_cli("voices", "add", "bad", path, "--consent", "ok", "--library", lib)
     assert res.returncode == 2 and "bad.wav: clip: " in res.stderr and words in res.stderr, res.stderr
+
+
+def test_real_speech_is_a_voice(tmp_path, lib):
+    """The demo's reference clip (synthetic speech, 5.3 s, 4.9 s of it speech) is stored."""
+    res = run_cli("voices", "add", "mei", DEMO / "voices" / "mei.wav", "--consent", "ok", "--library", lib)
+    assert res.returncode == 0 and "added mei" in res.stdout, res.stderr
+
+
+def test_a_refused_clip_stores_nothing(tmp_path, lib):
+    clip = clips.write(tmp_path / "noise.wav", clips.pink_noise(6.0))
+    res = run_cli("voices", "add", "noise", clip, "--consent", "ok", "--library", lib)
+    assert res.returncode == 2 and "needs at least 2 s of speech" in res.stderr
+    res = run_cli("voices", "list", "--library", lib)
+    assert "noise" not in res.stdout
 
 
 def test_deny_list_refuses_similar_voices_and_names_the_entry(tmp_path, lib):
