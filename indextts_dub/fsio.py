@@ -63,6 +63,10 @@ def atomic_path(path: str | Path, keep_suffix: bool = True) -> Iterator[Path]:
         yield tmp
         _fsync(tmp)
         os.replace(tmp, path)
+    except Exception as exc:
+        if disk_full(exc, path.parent):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -140,13 +144,69 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+FULL_BYTES = 4 * 1024 ** 2      # a write failed while less than this was free: the disk was full
+
+
+def disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether ``exc``, raised while writing into ``folder``, comes from a full file system: an
+    ``ENOSPC``/``EDQUOT`` error, or any other failure of a writer (libsndfile's "System error.",
+    ffmpeg's exit status) while the file system has (almost) nothing free."""
+    if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+        return True
+    if isinstance(exc, (SystemFault, KeyboardInterrupt)):
+        return False
+    try:
+        return free_bytes(folder) < FULL_BYTES
+    except OSError:
+        return False
+
+
+def space_fault(path: Path, needed: int, what: str = "the outputs", then: str = "free some space or choose "
+                "another -o") -> SystemFault:
+    """"no space left on MOUNT: N MB needed for WHAT in PATH, M MB free; THEN" for ``path``'s file system."""
+    folder = Path(path)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = f", {_mb(free_bytes(folder))} MB free"
+    except OSError:
+        free = ""
+    return SystemFault(f"no space left on {mount_point(folder)}: {_mb(needed)} MB needed for {what} in {path}"
+                       f"{free}; {then}")
+
+
+class NoSpace(SystemFault):
+    """A write failed on a full file system (``path``: what was being written, when known); the
+    previous outputs are unchanged."""
+
+    def __init__(self, message: str, path: str | Path | None = None):
+        super().__init__(message)
+        self.path = Path(path) if path else None
+
+
+def _fault(message: str, exc: OSError) -> SystemFault:
+    """:class:`NoSpace` when ``exc`` is a full disk, else a plain :class:`SystemFault`."""
+    if exc.errno in NO_SPACE:
+        return NoSpace(message, exc.filename if isinstance(exc.filename, str) else None)
+    return SystemFault(message)
+
+
+def full_disk_path(exc: BaseException) -> Path | None | bool:
+    """What was being written when ``exc`` said the disk is full (``None`` when unknown), or
+    ``False`` when ``exc`` is no full disk."""
+    if isinstance(exc, NoSpace):
+        return exc.path
+    if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+        return Path(exc.filename) if isinstance(exc.filename, str) and exc.filename else None
+    return False
+
+
 def check_space(path: Path, needed: int, what: str = "the outputs") -> None:
     """Raises :class:`SystemFault` ("no space left on DEVICE: N MB needed") unless the file system
     of ``path`` has ``needed`` bytes free."""
-    free = free_bytes(path)
-    if free < needed:
-        raise SystemFault(f"no space left on {mount_point(path)}: {_mb(needed)} MB needed for {what} in {path}, "
-                          f"{_mb(free)} MB free; free some space or choose another -o")
+    if free_bytes(path) < needed:
+        raise space_fault(path, needed, what)
 
 
 def _mb(n: int) -> int:
@@ -266,7 +326,12 @@ class Staging:
             made = sorted({str(d) for r in new for d in _parents(r) if not os.path.lexists(self.out / d)})
             journal = {"staging": self.dir.name, "backup": backup.name, "files": new, "remove": remove, "made": made,
                        "previous": previous if (self.out / MANIFEST).exists() else None}
-            write_text(self.out / JOURNAL, json.dumps(journal, indent=1))
+            try:
+                write_text(self.out / JOURNAL, json.dumps(journal, indent=1))
+            except OSError as exc:             # nothing moved yet (a full disk, say)
+                shutil.rmtree(backup, ignore_errors=True)
+                raise _fault(f"writing the commit's journal in {self.out} failed: {_why(exc)}; the previous "
+                             "outputs are unchanged", exc) from None
             try:
                 _roll_forward(self.out, journal)
             except OSError as exc:
@@ -275,8 +340,8 @@ class Staging:
                 except OSError as again:
                     raise SystemFault(f"placing the outputs in {self.out} failed ({_why(exc)}) and so did putting "
                                       f"the previous ones back ({_why(again)}); the next run finishes the job") from None
-                raise SystemFault(f"placing the outputs in {self.out} failed: {_why(exc)}; "
-                                  "the previous outputs are unchanged") from None
+                raise _fault(f"placing the outputs in {self.out} failed: {_why(exc)}; "
+                             "the previous outputs are unchanged", exc) from None
         except BaseException:
             self.abort()
             raise

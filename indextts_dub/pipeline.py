@@ -10,6 +10,7 @@ values, numpy arrays and paths; the takes themselves live in the take cache).
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -223,6 +224,34 @@ def output_bytes(inputs: Inputs, mix: MixOptions) -> int:
     return programme * width * tracks + clips + video + 1024 ** 2
 
 
+def take_bytes(inputs: Inputs) -> int:
+    """About how much the take cache grows by in a run where nothing is cached yet (a natural
+    and a fitted take per line, float32, at most the master rate, a line at most 1.5x its cue)."""
+    return 12 * sum(ln.cue.length for ln in inputs.cast_lines.lines) + 1024 ** 2
+
+
+def full_disk(exc: BaseException, needs: Mapping[str, tuple[Path, int]]) -> SystemFault | None:
+    """A full disk met mid-run (after :func:`fsio.check_space` passed: something else filled it)
+    as one message with the figure: "no space left on MOUNT: N MB needed for the outputs in OUT,
+    M MB free; ...". ``needs``: what the run writes where, about how much. ``None`` for any other
+    exception."""
+    path = fsio.full_disk_path(exc)
+    if path is False:
+        return None
+    then = "the previous outputs are unchanged; free some space and run again"
+    where = Path(os.path.abspath(path)) if path is not None else None
+    for what in ("the take cache", "the outputs"):          # the cache may sit inside the output folder
+        if what not in needs:
+            continue
+        folder, needed = needs[what]
+        root = Path(os.path.abspath(folder))
+        if where is None and what == "the outputs" or where is not None and (where == root or root in where.parents):
+            return fsio.space_fault(folder, needed, what, then)
+    mount = fsio.mount_point(where.parent) if where is not None else None
+    return SystemFault(f"no space left on {mount or 'the device'}" + (f" writing {where}" if where else "") +
+                       f"; {then}")
+
+
 def programme_notes(inputs: Inputs, mix: MixOptions) -> list[str]:
     """A warning when the programme is far longer than its dialogue (a stray cue hours after the
     rest, and no video or timeline to bound it): every stem and the mix are as long as it."""
@@ -327,15 +356,19 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         stages[stage] = now - clock[0]
         clock[0] = now
 
+    needs: dict[str, tuple[Path, int]] = {}        # what the run writes where, about how much
+
     try:
         inp = read_inputs(subtitles, cast, video, opts)
         lap("read_inputs")
         if opts.qa:
             qa_ready()          # a missing qa extra stops the run before anything is spoken
+        needs["the outputs"] = (Path(out), output_bytes(inp, opts.mix_options or MixOptions()))
         cache = open_cache(opts.cache, out, opts.cache_limit)
         if cache is not None:
+            needs["the take cache"] = (cache.root, take_bytes(inp))
             cache.open()                # a folder it cannot use is said now, before the engine loads
-        fsio.check_space(staging.dir, output_bytes(inp, opts.mix_options or MixOptions()))         # and a disk too small for the outputs
+        fsio.check_space(staging.dir, needs["the outputs"][1])         # and a disk too small for the outputs
         synth = Synthesizer(inp.engine, inp.load_engine, cache)
         naturals = natural_takes(inp, synth, progress)
         lap("natural_takes")
@@ -355,8 +388,11 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         synth.remember_speeds()
         if synth.cache is not None:
             synth.cache.prune()
-    except BaseException:
+    except BaseException as exc:
         staging.abort()
+        full = full_disk(exc, needs)
+        if full is not None:
+            raise full from exc
         raise
     summary = summary_text(clips, inp.cast_lines.skipped, done.warnings, done.facts)
     if inp.voice_notes:

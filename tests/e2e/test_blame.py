@@ -2,7 +2,9 @@
 casting file's line); the machine's limits (a small or read-only disk) are messages too."""
 from __future__ import annotations
 
+import errno
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -169,3 +171,60 @@ def test_a_read_only_output(small_disk, tmp_path, toy_engine):
     res = run_cli("dub", srt, "--cast", cast, "-o", out, "--no-cache", "-q", env=env(toy_engine))
     assert res.returncode == 2 and "--output: cannot write the output folder: Read-only file system" in res.stderr
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def _fill(folder: Path) -> Path:
+    """Something else fills the disk: write until the file system says it is full."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 65536)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+def _outputs(out: Path) -> dict[Path, bytes]:
+    """The run's outputs and records (not the take cache, not the lock)."""
+    return {p: p.read_bytes() for p in out.rglob("*")
+            if p.is_file() and ".indextts-dub-cache" not in p.parts and p.name != ".indextts-dub.lock"}
+
+
+@pytest.mark.parametrize("stage, what", [
+    ("natural_takes", "the take cache"),       # new lines: their takes go into the cache first
+    ("fitted_clips", "the outputs"),
+    ("deliver_staged", "the outputs"),         # soundfile's "System error." on a full disk
+    ("commit", "the outputs"),                 # the commit's journal cannot be written
+])
+def test_a_disk_filled_mid_run(small_disk, tmp_path, toy_engine, monkeypatch, capsys, stage, what):
+    """The free-space check passed, then something else filled the disk: one line with the
+    figure, exit 3, the previous outputs byte-identical, nothing of the failed run left."""
+    from indextts_dub import cli, fsio, pipeline
+
+    srt, cast = project(tmp_path)
+    out = small_disk / "out"
+    args = ["dub", str(srt), "--cast", str(cast), "-o", str(out), "-q"]
+    assert cli.main(args) == 0
+    before = _outputs(out)
+    write(srt, SRT.replace("Hello there.", "Hello there, again."))
+    owner, name = (fsio.Staging, "commit") if stage == "commit" else (pipeline, stage)
+    real = getattr(owner, name)
+
+    def filled(*a, **kw):
+        _fill(small_disk)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(owner, name, filled)
+    assert cli.main(args) == 3
+    err = capsys.readouterr().err
+    folder = out / ".indextts-dub-cache" if what == "the take cache" else out
+    assert re.fullmatch(rf"error: no space left on {small_disk}: \d+ MB needed for {what} in {folder}, \d+ MB free; "
+                        r"the previous outputs are unchanged; free some space and run again\n", err), err
+    assert _outputs(out) == before
+    assert not list(out.glob(".indextts-dub-staging-*")) and not list(out.rglob(fsio.TEMP_GLOB))
+    (small_disk / "filler").unlink()
+    monkeypatch.setattr(owner, name, real)
+    assert cli.main(args) == 0 and _outputs(out) != before         # with the space back, the run goes through

@@ -160,4 +160,5 @@ def test_a_full_disk_is_a_message(tmp_path, toy_engine, monkeypatch, capsys):
     monkeypatch.setattr(mix, "write_audio", full)
     assert cli.main(["dub", str(srt), "--cast", str(cast), "-o", str(tmp_path / "out"), "-q"]) == 3
     err = capsys.readouterr().err
-    assert err.startswith("error: no space left on the device") and "Traceback" not in err
+    assert err.startswith("error: no space left on /") and "MB needed for the outputs in" in err, err
+    assert "the previous outputs are unchanged" in err and "Traceback" not in err and err.count("\n") == 1
