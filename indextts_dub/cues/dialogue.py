@@ -210,9 +210,13 @@ def rolling(cues: list[Cue]) -> tuple[list[Cue], list[Skipped]]:
 
 # ---------------------------------------------------------------- bilingual files
 
+_HAN_CHARS = re.compile("[\u3400-\u9fff\uf900-\ufaff]")
+_LATIN_CHARS = re.compile("[A-Za-z]")
+
+
 def _language(text: str) -> str | None:
-    han = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff")
-    latin = sum(1 for ch in text if ch.isascii() and ch.isalpha())
+    han = len(_HAN_CHARS.findall(text))
+    latin = len(_LATIN_CHARS.findall(text))
     if han and han * 2 >= latin:
         return "zh"
     if latin >= 2 and not han:

@@ -8,6 +8,7 @@ their own scan). Times become integer samples at 48 kHz here.
 """
 from __future__ import annotations
 
+import functools
 import re
 import warnings as warnings_module
 from dataclasses import dataclass
@@ -49,10 +50,16 @@ class Timed:
     example: str
 
     def stamps(self, line: str) -> int:
-        import pysubs2
+        return len(_timestamp_pattern(self.stamp).findall(line))
 
-        fmt, cls = self.stamp.split(".")
-        return len(getattr(getattr(pysubs2.formats, fmt), cls).TIMESTAMP.findall(line))
+
+@functools.lru_cache(maxsize=None)
+def _timestamp_pattern(stamp: str):
+    """pysubs2's own timestamp pattern of a format (``"subrip.SubripFormat"``)."""
+    import pysubs2
+
+    fmt, cls = stamp.split(".")
+    return getattr(getattr(pysubs2.formats, fmt), cls).TIMESTAMP
 
 
 TIMED = {
@@ -84,10 +91,10 @@ def _scan_timed(path: Path, lines: list[str], problems: Problems, spec: Timed) -
             above = lines[i - 1].strip() if i > 0 else ""
             cue_id = above if above and "-->" not in above else ""
             payload = []
-            for nxt in lines[i + 1:]:
-                if not nxt.strip():
-                    break
-                payload.append(nxt)
+            j = i + 1
+            while j < len(lines) and lines[j].strip():
+                payload.append(lines[j])
+                j += 1
             found.append((i + 1, cue_id, payload))
         elif "-->" in ln and re.search(r"\d+:\d+", ln):
             problems.add(path, i + 1, "timing", f"malformed timing line {ln.strip()!r} (expected '{spec.example}')")

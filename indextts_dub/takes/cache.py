@@ -57,6 +57,8 @@ TAG_TEXT = (f"{TAG_SIGNATURE}\n# This file is a cache directory tag created by i
 
 
 def _canonical(value: Any) -> Any:
+    if value is None or type(value) in (str, int, bool):
+        return value
     if dataclasses.is_dataclass(value):
         value = dataclasses.asdict(value)
     if isinstance(value, dict):

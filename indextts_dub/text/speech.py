@@ -179,8 +179,10 @@ def speakable(text: str) -> bool:
     return any(unicodedata.category(c)[0] in "LN" for c in text)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def speech_text(display: str, language: str) -> str:
-    """The display text of a cue, turned into what the engine should say."""
+    """The display text of a cue, turned into what the engine should say (a pure function of
+    its arguments, so remembered: reading, casting and planning each ask for it)."""
     text = normalize_inline_pinyin(display)
     zh = language.startswith("zh") or has_han(text)
     text = "\n".join(ln for ln in text.split("\n") if not _LYRIC_LINE.match(ln))   # sung, not spoken
