@@ -54,7 +54,8 @@ class DubOptions:
 
     ``speed_bounds`` and ``fill`` default to the casting file's ``fit``; ``library`` is the voice
     library for ``library:`` voices and the deny list (default: the cast's ``voice_library``, else
-    the user's); ``engine_options`` override the cast's. ``timeline`` is an editor timeline to dub
+    the user's), ``deny_list`` another library file whose deny list applies as well;
+    ``engine_options`` override the cast's. ``timeline`` is an editor timeline to dub
     the subtitles against (or the subtitles argument may be a timeline whose markers or clips
     carry the dialogue). ``planner="per-line"`` uses the per-line baseline instead of the
     whole-episode plan; ``retime_video`` plans in the retimed picture's time and renders it.
@@ -74,6 +75,7 @@ class DubOptions:
     cache_limit: int | None = None               # bytes
     wait: bool = False                           # wait for another run writing the same folder
     library: str | Path | None = None
+    deny_list: str | Path | None = None          # a library file whose deny list applies too (a studio's, the service's)
     timeline: str | Path | None = None
     timeline_options: TimelineOptions | None = None
     plan_options: PlanOptions | None = None
@@ -188,7 +190,8 @@ def read_inputs(subtitles: str | Path | None, cast: str | Path | None = None, vi
     library = Path(opts.library) if opts.library is not None else (
         Path(cast_file.voice_library) if cast_file.voice_library else default_library())
     voices, voice_notes = resolve_voices(cast_file.voices(), cast_file.file, info,
-                                         engine_setup.loader(engine_name, engine_options, cast_file), library)
+                                         engine_setup.loader(engine_name, engine_options, cast_file), library,
+                                         (opts.deny_list,) if opts.deny_list else ())
     cast_lines = cast_cues(cues, cast_file, info, strict=opts.strict, voices=voices, bounds=(lo, hi),
                            skip_unspeakable=opts.skip_unspeakable)
     if not cast_lines.lines:

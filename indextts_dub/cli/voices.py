@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import sqlite3
 from pathlib import Path
 
@@ -25,10 +24,9 @@ def _open(args, write: bool):
 
 
 def _add(args) -> int:
-    from ..voices.library import Consent
+    from ..voices.library import consent_record
 
-    when = args.date or _dt.datetime.now(_dt.timezone.utc).date().isoformat()
-    consent = Consent(who=args.by or args.name, when=when, purpose=args.purpose, statement=args.consent or "")
+    consent = consent_record(args.name, args.consent, args.by, args.purpose, args.date)
     with _open(args, True) as lib:
         e = lib.add(args.name, args.clip, consent, replace=args.replace)
         print(f"added {e.name}: {e.seconds:.1f} s of speech, clip {e.clip_hash[:12]}, consent by {e.consent.who} "
@@ -122,7 +120,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("clip")
     a.add_argument("--consent", required=True, help="the consent as given (required)")
     a.add_argument("--by", help="who agreed (default: NAME)")
-    a.add_argument("--for", dest="purpose", default="dubbing", help="what the voice may be used for")
+    a.add_argument("--for", dest="purpose", help="what the voice may be used for (default: dubbing)")
     a.add_argument("--date", help="when consent was given (default: today, UTC)")
     a.add_argument("--replace", action="store_true", help="replace a voice of the same name")
     a.set_defaults(func=_add)

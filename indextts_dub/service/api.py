@@ -10,9 +10,17 @@ its file name, ``options`` as JSON text, ``callback``) or a JSON body naming fil
 store under ``STORE/files/<tenant>/`` (``{"subtitles": "ep1/episode.srt", "cast": ..., "video":
 ..., "options": {...}, "callback": ...}``). The inputs are checked as the command line checks
 them before anything is queued: 422 with ``{"errors": ["file:line: field: message", ...]}``.
+A job's voices are the tenant's (:mod:`.voices`): ``{library: NAME}`` names a registered voice,
+a reference clip must be one, and the service's deny list applies to every voice.
+
+``POST /v1/voices`` registers a voice: a multipart form with ``name``, ``clip`` (the file) and
+its consent record (``consent``: the statement as given, ``by``: who agreed, ``for``: what for,
+``date``), as ``indextts-dub voices add`` takes it; ``GET /v1/voices``, ``GET`` and ``DELETE
+/v1/voices/{name}``.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -20,10 +28,12 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ..errors import DubError, Problems
-from . import batch, jobs, tasks
+from ..errors import DubError, Problem, Problems
+from ..pipeline import DubOptions
+from . import batch, jobs, tasks, voices
 from .keys import Keys
 from .store import Store
 
@@ -44,10 +54,14 @@ def view(store: Store, rec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _problems_response(exc: DubError) -> JSONResponse:
-    return JSONResponse({"errors": [str(p) for p in exc.problems],
+def _problems_response(exc: DubError, hide: dict[str, str] | None = None) -> JSONResponse:
+    """422 with every problem; ``hide``: server paths in the messages and what to say instead."""
+    problems = exc.problems
+    for path, instead in (hide or {}).items():
+        problems = [Problem(p.file, p.line, p.field, p.message.replace(path, instead)) for p in problems]
+    return JSONResponse({"errors": [str(p) for p in problems],
                          "problems": [{"file": p.file, "line": p.line, "field": p.field, "message": p.message}
-                                      for p in exc.problems]}, status_code=422)
+                                      for p in problems]}, status_code=422)
 
 
 def _options(value: Any, problems: Problems) -> Any:
@@ -124,12 +138,18 @@ def create_app(store: Store, broker: str, keys: Keys, max_upload: int = MAX_UPLO
             opts = _options(fields.get("options"), problems)
             callback = _callback(fields.get("callback"), problems)
             problems.raise_if_any()
+            with tasks.in_folder(store.inputs(job)):
+                voices.check_job(store, tenant, store.inputs(job), names.get("cast"))
             if callback:
                 store.update(job, callback={"url": callback, "secret": key_digest})
+            # the job's library voices are the tenant's registered ones, whatever the client sent
+            voices.ensure_library(store, tenant)
+            opts = dataclasses.replace(opts or DubOptions(), library=str(store.library(tenant)))
             tasks.prepare(store, job, names["subtitles"], names.get("cast"), names.get("video"), opts)
         except DubError as exc:
             shutil.rmtree(store.job_dir(job), ignore_errors=True)
-            return _problems_response(exc)
+            return _problems_response(exc, {str(store.library(tenant)): "this tenant's registered voices",
+                                            str(store.root): "STORE"})
         except HTTPException:
             shutil.rmtree(store.job_dir(job), ignore_errors=True)
             raise
@@ -164,6 +184,83 @@ def create_app(store: Store, broker: str, keys: Keys, max_upload: int = MAX_UPLO
         _, rec = own_job(request, job)
         rec = tasks.cancel(store, job)
         return view(store, rec)
+
+    # ------------------------------------------------------------ voices
+
+    @app.post("/v1/voices", status_code=201)
+    async def add_voice(request: Request):
+        tenant, _ = tenant_of(request)
+        limit = min(voices.MAX_CLIP, max_upload)
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit + 64 * 1024:
+            raise HTTPException(413, f"a voice clip is limited to {limit} bytes")
+        if not request.headers.get("content-type", "").startswith(("multipart/form-data",
+                                                                    "application/x-www-form-urlencoded")):
+            return _problems_response(DubError.at(None, None, "body", "send a multipart form: name, clip (the "
+                                                  "file), consent, by, for, date"))
+        form = await request.form(max_files=2, max_fields=len(voices.FORM_FIELDS) + 2)
+        problems = Problems()
+        for field in set(form.keys()) - set(voices.FORM_FIELDS):
+            problems.add(None, None, field, f"unknown form field (one of {', '.join(voices.FORM_FIELDS)})")
+        text: dict[str, str | None] = {}
+        for field in ("name", "consent", "by", "for", "date", "replace"):
+            value = form.get(field)
+            if value is not None and not isinstance(value, str):
+                problems.add(None, None, field, "must be text, not a file")
+                value = None
+            text[field] = value
+        clip = form.get("clip")
+        if not isinstance(clip, UploadFile):
+            problems.add(None, None, "clip", "the voice's clip (3-15 s of speech) as a file")
+        if not (text["name"] or "").strip():
+            problems.add(None, None, "name", "the voice's name, as jobs will name it ({library: NAME})")
+        replace = (text["replace"] or "false").strip().lower()
+        if replace not in ("true", "false", "1", "0", "yes", "no"):
+            problems.add(None, None, "replace", "must be true or false")
+        if problems.items:
+            return _problems_response(DubError(problems.items))
+        try:
+            upload = jobs.safe_name(clip.filename or "clip.wav", "clip").name
+        except DubError as exc:
+            return _problems_response(exc)
+        folder = voices.stage_clip(store)
+        try:
+            dest = folder / upload
+            total = 0
+            with open(dest, "wb") as fh:
+                while chunk := await clip.read(1 << 20):
+                    total += len(chunk)
+                    if total > limit:
+                        raise HTTPException(413, f"a voice clip is limited to {limit} bytes")
+                    fh.write(chunk)
+            entry = await run_in_threadpool(voices.register, store, tenant, text["name"], dest, upload,
+                                            text["consent"], text["by"], text["for"], text["date"],
+                                            replace in ("true", "1", "yes"))
+        except DubError as exc:
+            return _problems_response(exc, {str(store.root): "STORE"})
+        finally:
+            voices.discard(folder)
+        return voices.view(entry)
+
+    @app.get("/v1/voices")
+    def list_voices(request: Request):
+        tenant, _ = tenant_of(request)
+        return {"voices": [voices.view(e) for e in voices.entries(store, tenant)]}
+
+    @app.get("/v1/voices/{name}")
+    def get_voice(request: Request, name: str):
+        tenant, _ = tenant_of(request)
+        entry = voices.get(store, tenant, name)
+        if entry is None:
+            raise HTTPException(404, "no such voice")
+        return voices.view(entry)
+
+    @app.delete("/v1/voices/{name}")
+    def delete_voice(request: Request, name: str):
+        tenant, _ = tenant_of(request)
+        if not voices.remove(store, tenant, name):
+            raise HTTPException(404, "no such voice")
+        return {"id": name, "deleted": True}
 
     return app
 

@@ -4,6 +4,8 @@ production), holding the jobs and the take cache every worker shares.
 Layout::
 
     STORE/takes/                    the take cache (indextts_dub.takes.cache), shared by every job
+    STORE/voices/tenants/<t>.sqlite each tenant's registered voices with their consent (a voice library)
+    STORE/voices/deny.sqlite        the service's deny list (a voice library file; ``voices deny``)
     STORE/jobs/<id>/job.json        the job: tenant, inputs, stage, state, warnings, errors
     STORE/jobs/<id>/inputs/         the job's input files (subtitles, casting file, video, clips)
     STORE/jobs/<id>/work/           what the stages hand each other (options, plan, fitted clips)
@@ -54,6 +56,20 @@ class Store:
     @property
     def takes(self) -> Path:
         return self.root / "takes"
+
+    @property
+    def deny_list(self) -> Path:
+        """The service's deny list: a voice library file (``indextts-dub voices deny NAME clip.wav
+        --reason ... --library STORE/voices/deny.sqlite``) applied to every voice of every job."""
+        return self.root / "voices" / "deny.sqlite"
+
+    def library(self, tenant: str) -> Path:
+        """The tenant's voice library: its registered voices and their consent records."""
+        from .keys import TENANT
+
+        if not TENANT.fullmatch(tenant):
+            raise KeyError(tenant)
+        return self.root / "voices" / "tenants" / f"{tenant}.sqlite"
 
     # ------------------------------------------------------------ jobs
 

@@ -75,7 +75,7 @@ def _sig(name: str, *args: Any, immutable: bool = True):
 
 
 @contextmanager
-def _in(folder: Path) -> Iterator[None]:
+def in_folder(folder: Path) -> Iterator[None]:
     """Run with the job's input folder as the working folder, so its inputs are read by the same
     relative names a local run in that folder uses (a prefork or solo worker runs one task at a time)."""
     here = os.getcwd()
@@ -93,7 +93,7 @@ def read_job(store: Store, job: str) -> tuple[pipeline.Inputs, pipeline.DubOptio
     rec = store.job(job)
     opts = store.get(job, "options.pickle")
     names = rec["inputs"]
-    with _in(store.inputs(job)):
+    with in_folder(store.inputs(job)):
         inp = pipeline.read_inputs(names["subtitles"], names.get("cast"), names.get("video"), opts)
     return inp, opts
 
@@ -115,7 +115,8 @@ def prepare(store: Store, job: str, subtitles: str, cast: str | None = None, vid
     """Check a job whose input files are in its input folder (names relative to it) and record
     how its lines fan out; raises :class:`DubError` with every problem before anything is queued."""
     opts = options or pipeline.DubOptions()
-    opts = dataclasses.replace(opts, cache=str(store.takes), wait=True)
+    # the service's deny list applies to every voice of every job
+    opts = dataclasses.replace(opts, cache=str(store.takes), wait=True, deny_list=str(store.deny_list))
     store.put(job, "options.pickle", opts)
     # the take cache's speed model as the job begins: every task of the job predicts with it, as
     # every line of a local run does (what the job's renders teach it is added when it is done)
@@ -282,7 +283,7 @@ def natural(job: str, k: int) -> dict[str, Any] | None:
         inp, _ = _inputs(store, job)
         only = set(store.job(job)["groups"][k])
         synth = _synth(store, inp, job)
-        with _in(store.inputs(job)):
+        with in_folder(store.inputs(job)):
             takes = pipeline.natural_takes(inp, synth, only=only)
         store.mark(job, "natural", k, len(only))
         return {"natural": {str(i): t.samples for i, t in takes.items()}, **_work(synth)}
@@ -311,7 +312,7 @@ def fitted(job: str, k: int) -> dict[str, Any] | None:
         only = set(store.job(job)["groups"][k])
         the_plan = store.get(job, "plan.pickle")
         synth = _synth(store, inp, job)
-        with _in(store.inputs(job)):
+        with in_folder(store.inputs(job)):
             takes = pipeline.natural_takes(inp, synth, only=only)
             clips = pipeline.fitted_clips(inp, the_plan, synth, takes, only=only)
         store.put(job, f"clips/{k:05d}.pickle", clips)
@@ -334,7 +335,7 @@ def deliver(results: list[dict[str, Any] | None], job: str) -> None:
         work = EngineWork(sum(r["seconds"] for r in spoken), sum(r["calls"] for r in spoken), 0, tuple(notes))
         staging = Staging(store.out(job), wait=True)
         try:
-            with _in(store.inputs(job)):
+            with in_folder(store.inputs(job)):
                 done = pipeline.deliver_staged(staging, inp, opts, the_plan, clips, work)
             if store.job(job)["state"] == "cancelled":
                 staging.abort()

@@ -13,7 +13,11 @@ user's data folder (``~/.local/share/indextts-dub`` on Linux). Tables:
                   -> blob; engines that can cache a speaker's conditioning keep it here
 
 A clip is checked on add (:mod:`refclip`) and refused when it is too similar to a denied
-voice; the message names the entry and the similarity.
+voice; the message names the entry and the similarity. Beside its own ``denied`` table a
+library may apply other files' deny lists (``deny_lists``: a studio's or a service's list,
+kept in a library file of its own): one rule, :func:`closest_denied`, decides for all of them.
+The consent rules (what a record must hold, its defaults) are :func:`consent_record` and
+:func:`check_consent`, used by ``indextts-dub voices add`` and the service's ``POST /v1/voices``.
 """
 from __future__ import annotations
 
@@ -74,6 +78,49 @@ def check_consent_date(when: str) -> str:
     return text
 
 
+PURPOSE = "dubbing"        # what a voice may be used for, unless the record says otherwise
+
+
+def consent_record(name: str, statement: str | None, who: str | None = None, purpose: str | None = None,
+            when: str | None = None) -> "Consent":
+    """A consent record with the defaults every front end applies: who agreed defaults to the
+    voice's ``name``, the purpose to :data:`PURPOSE`, the date to today (UTC)."""
+    return Consent(who=(who or "").strip() or name, purpose=(purpose or "").strip() or PURPOSE,
+                   when=(when or "").strip() or _dt.datetime.now(_dt.timezone.utc).date().isoformat(),
+                   statement=statement or "")
+
+
+def check_consent(record: "Consent") -> None:
+    """:class:`DubError` naming the field (``--consent``, ``--by``, ``--for``, ``--date``) when the
+    record lacks who agreed, when, for what or the statement itself, or its date is not one."""
+    for fld, value in (("--consent", record.statement), ("--by", record.who), ("--for", record.purpose),
+                       ("--date", record.when)):
+        if not value or not str(value).strip():
+            raise DubError.at(None, None, fld, "the consent record needs who agreed, when, for what and "
+                                               "the statement itself")
+    check_consent_date(record.when)
+
+
+def read_denied(path: str | Path) -> list["DeniedVoice"]:
+    """The deny list of the library file ``path`` (none when there is no such file)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        return []
+    with Library(p, write=False) as lib:
+        return lib.denied(own=True)
+
+
+def closest_denied(emb: np.ndarray, denied: list["DeniedVoice"]) -> "DenyMatch | None":
+    """The denied voice ``emb`` is too close to (at or past that entry's threshold; the closest
+    such), if any: the one deny rule."""
+    best = None
+    for d in denied:
+        s = embedding.similarity(emb, d.embedding)
+        if s >= d.threshold and (best is None or s > best.similarity):
+            best = DenyMatch(d.name, s, d.threshold, d.reason)
+    return best
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
@@ -121,11 +168,15 @@ class DenyMatch:
 
 
 class Library:
-    """One library file. ``write=False`` opens it read-only (a dub never changes it)."""
+    """One library file. ``write=False`` opens it read-only (a dub never changes it).
+    ``deny_lists``: other library files whose deny lists apply here too (read as each check is
+    made, so an entry added meanwhile counts; a file that does not exist denies nothing)."""
 
-    def __init__(self, path: str | Path | None = None, write: bool = False):
+    def __init__(self, path: str | Path | None = None, write: bool = False,
+                 deny_lists: tuple[str | Path, ...] | list[str | Path] = ()):
         self.path = Path(path).expanduser() if path is not None else default_path()
         self.write = write
+        self.deny_lists = tuple(Path(p) for p in deny_lists if p is not None)
         if not write and not self.path.exists():
             raise DubError.at(self.path, None, "library",
                               "no voice library here; add voices with 'indextts-dub voices add NAME clip.wav "
@@ -188,7 +239,8 @@ class Library:
 
     # ------------------------------------------------------------ deny list
 
-    def denied(self) -> list[DeniedVoice]:
+    def denied(self, own: bool = False) -> list[DeniedVoice]:
+        """The denied voices: this file's and (unless ``own``) those of its ``deny_lists``."""
         rows = self.db.execute("SELECT name, clip_hash, model, vector, threshold, reason, added_at FROM denied "
                                "ORDER BY name").fetchall()
         out = []
@@ -196,16 +248,15 @@ class Library:
             if model != embedding.MODEL_ID:
                 continue      # made by another embedding model: cannot be compared
             out.append(DeniedVoice(name, h, float(thr), reason, added, embedding.from_blob(vec)))
+        if not own:
+            for other in self.deny_lists:
+                if other.resolve() != self.path.resolve():
+                    out += read_denied(other)
         return out
 
     def check_denied(self, emb: np.ndarray) -> DenyMatch | None:
         """The denied voice this embedding is too close to (the closest such), if any."""
-        best = None
-        for d in self.denied():
-            s = embedding.similarity(emb, d.embedding)
-            if s >= d.threshold and (best is None or s > best.similarity):
-                best = DenyMatch(d.name, s, d.threshold, d.reason)
-        return best
+        return closest_denied(emb, self.denied())
 
     def deny(self, name: str, clip_path: str | Path, reason: str, threshold: float = DENY_THRESHOLD) -> DeniedVoice:
         self._need_write()
@@ -234,12 +285,7 @@ class Library:
         """Check the clip, refuse denied voices, store clip, consent and embedding."""
         self._need_write()
         name = _check_name(name)
-        for fld, value in (("--consent", consent.statement), ("--by", consent.who), ("--for", consent.purpose),
-                           ("--date", consent.when)):
-            if not value or not str(value).strip():
-                raise DubError.at(None, None, fld, "the consent record needs who agreed, when, for what and "
-                                                   "the statement itself")
-        check_consent_date(consent.when)
+        check_consent(consent)
         existing = self.get(name)
         if existing is not None and not replace:
             raise DubError.at(self.path, None, "NAME",
@@ -286,6 +332,12 @@ class Library:
         n, h, samples, sr, who, when, purpose, statement, added, orig = row
         return VoiceEntry(n, h, samples / sr, sr, Consent(who, when, purpose, statement), added, orig or "",
                           self._embedding(h))
+
+    def voice_of_clip(self, clip_hash: str) -> str | None:
+        """The name of a voice whose clip this is (its consent is on record), if any."""
+        row = self.db.execute("SELECT name FROM voices WHERE clip_hash=? ORDER BY name LIMIT 1",
+                              (clip_hash,)).fetchone()
+        return row[0] if row else None
 
     def names(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM voices ORDER BY name COLLATE NOCASE")]

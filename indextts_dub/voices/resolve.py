@@ -19,16 +19,17 @@ from ..engines import Engine, EngineInfo, refclip
 from ..errors import DubError, Problems
 from . import embedding, match, prompts
 from .ids import ResolvedVoice, VoiceSpec, builtin, resolve_voice, unknown_voice_message
-from .library import Library, default_path
+from .library import Library, closest_denied, default_path, read_denied
 
 
 def resolve(voices: dict[str, VoiceSpec | None], cast_file: str, info: EngineInfo, engine: Callable[[], Engine],
-            library: str | Path | None = None) -> tuple[dict[str, ResolvedVoice], list[str]]:
+            library: str | Path | None = None,
+            deny_lists: tuple[str | Path, ...] = ()) -> tuple[dict[str, ResolvedVoice], list[str]]:
     """Map every character of ``voices`` ("" for the default voice) to a :class:`ResolvedVoice`.
 
     ``engine`` loads the engine when a reference must be matched to a built-in voice.
     ``library`` (default: the user's, :func:`.library.default_path`) is opened read-only when an entry is named, and for its deny list when a clip
-    is given. Returns the voices and notes for the report; raises :class:`DubError` naming the
+    is given; the deny lists of the library files ``deny_lists`` apply as well. Returns the voices and notes for the report; raises :class:`DubError` naming the
     casting file, line and field.
     """
     problems = Problems()
@@ -42,9 +43,11 @@ def resolve(voices: dict[str, VoiceSpec | None], cast_file: str, info: EngineInf
     if needs_lib:
         if lib_path.exists() or any(s is not None and s.kind == "library" for _, s in specs):
             try:
-                lib = Library(lib_path, write=False)
+                lib = Library(lib_path, write=False, deny_lists=deny_lists)
             except DubError as exc:
                 lib_error = exc
+    # without a library of its own, a run still honours the other deny lists
+    other_denied = [d for p in deny_lists for d in read_denied(p)] if needs_lib and lib is None else []
     matched: dict[str, ResolvedVoice] = {}
 
     def from_clip(name: str, spec: VoiceSpec, clip, label: str, emb=None) -> ResolvedVoice | None:
@@ -53,8 +56,8 @@ def resolve(voices: dict[str, VoiceSpec | None], cast_file: str, info: EngineInf
         def target():
             return emb if emb is not None else embedding.clip_embedding(clip.hash, clip.audio, clip.sample_rate)
 
-        if lib is not None:
-            hit = lib.check_denied(target())
+        if lib is not None or other_denied:
+            hit = closest_denied(target(), lib.denied() if lib is not None else other_denied)
             if hit is not None:
                 problems.add(cast_file, spec.line, spec.where, hit.message(label))
                 return None
