@@ -124,16 +124,20 @@ def skip_reason(text: str) -> str | None:
 
 # ---------------------------------------------------------------- the file-level pass
 
-def decide(cues: list[Cue], speak: str | None = None, name: str = "") -> tuple[list[Cue], list[Skipped], list[str], str | None]:
+def decide(cues: list[Cue], speak: str | None = None, name: str = "", captions: bool = True
+           ) -> tuple[list[Cue], list[Skipped], list[str], str | None]:
     """Speakers, skips and split cues of one file's cues (see the module's description):
-    ``(spoken cues, skipped, warnings, the language chosen of a bilingual file)``."""
+    ``(spoken cues, skipped, warnings, the language chosen of a bilingual file)``. ``captions``:
+    the cues are a caption file's, whose repeats are rolling captions (a timeline's markers and
+    clips are placed one by one by an editor: a repeat there is meant)."""
     skipped: list[Skipped] = []
     warnings: list[str] = []
     # 1. Name fields that name nobody are dropped; the text may still carry a prefix.
     cues = [replace(c, speaker=None, speaker_from=None) if c.speaker_from == "name-field" and
             is_placeholder(c.speaker or "") else c for c in cues]
-    cues, dropped = rolling(cues)
-    skipped += dropped
+    if captions:
+        cues, dropped = rolling(cues)
+        skipped += dropped
     cues, dropped, chosen, note = bilingual(cues, speak, name)
     skipped += dropped
     if note:

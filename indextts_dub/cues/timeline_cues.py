@@ -361,5 +361,10 @@ def load_cues(subtitles, timeline, encoding: str | None, opts: TimelineOptions |
     tin = open_timeline(timeline, opts)
     name = tin.timeline.name or Path(timeline).stem
     if subtitles is None:
-        return cues_from_timeline(tin, opts), tin, name
+        # the timeline's own dialogue is decided like a subtitle file's: sound descriptions,
+        # lyrics and credits skipped, dash dialogue split, a bilingual layout spoken in one language
+        spoken, skipped, notes, chosen = dialogue.decide(cues_from_timeline(tin, opts), speak, str(timeline),
+                                                           captions=False)
+        spoken.sort(key=lambda c: (c.start, c.index))
+        return Cues(spoken, skipped, notes, chosen), tin, name
     return read_cues_for_timeline(subtitles, tin, opts, encoding, speak), tin, name

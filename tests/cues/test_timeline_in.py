@@ -279,3 +279,19 @@ def test_a_48k_clock_is_not_a_frame_rate(tmp_path):
     with pytest.raises(DubError, match="no video track and no global start time"):
         open_timeline(p)
     assert open_timeline(p, TimelineOptions(fps=Fraction(24))).rate == 24
+
+
+def test_a_timelines_own_dialogue_is_decided_like_a_subtitle_files(tmp_path):
+    # sound descriptions and lyrics on a dialogue track are skipped with their reason, dash
+    # dialogue is split into its parts sharing the clip's slot, as a subtitle file's cues are
+    from indextts_dub.cues.timeline_cues import load_cues
+
+    tl = make_timeline(RATES["25"], 500, dialogue_track=[(25, 50, "[DOOR SLAMS]"), (100, 50, "- Who's there?\n- Me."),
+                                                         (200, 25, "♪ la la la ♪"), (250, 50, "Alice: Fine.")])
+    path = write_otio(tl, tmp_path / "cut.otio")
+    cues, tin, _ = load_cues(path, None, None, TimelineOptions(dialogue_track="dialogue", allow_offline_media=True))
+    assert [(c.text, c.speaker, c.turn) for c in cues] == [("Who's there?", None, 1), ("Me.", None, 2),
+                                                            ("Fine.", "Alice", 0)]
+    assert cues[0].start == 192000 and cues[1].end == 288000 and cues[0].end == cues[1].start
+    assert [(s.cue.text, s.reason) for s in cues.skipped] == [("[DOOR SLAMS]", "sound description"),
+                                                              ("♪ la la la ♪", "lyrics (♪)")]
