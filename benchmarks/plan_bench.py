@@ -186,11 +186,13 @@ def bench_scale(cues: int, characters: int, voice: str) -> None:
     print(f"== dry run at scale: {cues} cues, no names, then {characters} characters (reading, casting, planning)")
     times = {}
     for label, srt in (("no names", plain), ("names", named)):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = dry_run(srt, out=folder / "out", voice=voice, engine=voice.split(":")[0], cache=False)
         times[label] = time.perf_counter() - t0
+        cpu = time.process_time() - c0        # the figure a busy machine does not inflate much
         chars = len({d.character for d in result.decisions})
-        print(f"  {label:9s} {len(result.decisions):6d} lines  {chars:5d} characters  {times[label]:6.2f} s", flush=True)
+        print(f"  {label:9s} {len(result.decisions):6d} lines  {chars:5d} characters  {times[label]:6.2f} s wall"
+              f"  {cpu:6.2f} s CPU", flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  names / no names: {times['names'] / times['no names']:.2f}x; peak memory of the process {peak:.0f} MB")
 
