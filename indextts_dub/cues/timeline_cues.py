@@ -152,12 +152,15 @@ def _make_cue(tin: TimelineIn, n: int, path: JsonPath, start: int, end: int, raw
                speaker_from=speaker_from, tags=tags, file=str(tin.path), line=line, prefix=prefix)
 
 
-def cues_from_timeline(tin: TimelineIn, opts: TimelineOptions) -> list[Cue]:
-    """The dialogue a timeline carries, as cues (programme time, samples at 48 kHz)."""
+def cues_from_timeline(tin: TimelineIn, opts: TimelineOptions) -> Cues:
+    """The dialogue a timeline carries, as cues (programme time, samples at 48 kHz), with
+    warnings (point markers, whose slots run to the next line: :func:`_point_slots`)."""
     import opentimelineio as otio
 
     problems = Problems()
     cues: list[Cue] = []
+    points: set[int] = set()              # indices of point markers: their slots are found below
+    frame = -(-SAMPLE_RATE * tin.rate.denominator // tin.rate.numerator)
     by_markers = opts.marker_color is not None or opts.marker_prefix is not None
     auto = not by_markers and opts.dialogue_track is None
 
@@ -174,9 +177,13 @@ def cues_from_timeline(tin: TimelineIn, opts: TimelineOptions) -> list[Cue]:
                 continue
             start, end = placed
             raw, fld = _text_of_marker(m, opts.marker_prefix)
-            c = _make_cue(tin, len(cues) + 1, path, start, end, raw, _speaker_of(m), "marker", fld, problems)
+            point = end - start <= frame          # a point marker (no duration, or one frame as editors make)
+            c = _make_cue(tin, len(cues) + 1, path, start, start + 1 if point else end, raw, _speaker_of(m),
+                          "marker", fld, problems)
             if c:
                 cues.append(c)
+                if point:
+                    points.add(c.index)
 
     if opts.dialogue_track is not None or auto:
         tracks = [(t, ("tracks", "children", i)) for i, t in enumerate(tin.timeline.tracks)
@@ -213,7 +220,30 @@ def cues_from_timeline(tin: TimelineIn, opts: TimelineOptions) -> list[Cue]:
                                                       f"(0 to {timecode(tin.length)})")
     problems.raise_if_any()
     cues.sort(key=lambda c: (c.start, c.index))
-    return cues
+    warnings = []
+    if points:
+        cues = _point_slots(cues, points, tin.length)
+        warnings.append(f"{tin.path}: {len(points)} dialogue marker(s) have no duration (point markers): each "
+                        f"line's slot runs to the next line's start, at most {POINT_SLOT_SECONDS:g} s and not past "
+                        "the timeline's end; give the markers a duration to set their slots")
+    return Cues(cues, warnings=warnings)
+
+
+POINT_SLOT_SECONDS = 8
+
+
+def _point_slots(cues: list[Cue], points: set[int], length: int) -> list[Cue]:
+    """Point markers' slots: from the marker to the next cue that starts after it, at most
+    :data:`POINT_SLOT_SECONDS` and not past the programme."""
+    starts = sorted({c.start for c in cues})
+    out = []
+    for c in cues:
+        if c.index in points:
+            later = next((s for s in starts if s > c.start), None)
+            end = min(c.start + seconds_to_samples(POINT_SLOT_SECONDS), length, later if later is not None else length)
+            c = dataclasses.replace(c, end=max(end, c.start + 1))
+        out.append(c)
+    return out
 
 
 def _nothing_found(tin: TimelineIn, opts: TimelineOptions) -> str:
@@ -363,8 +393,8 @@ def load_cues(subtitles, timeline, encoding: str | None, opts: TimelineOptions |
     if subtitles is None:
         # the timeline's own dialogue is decided like a subtitle file's: sound descriptions,
         # lyrics and credits skipped, dash dialogue split, a bilingual layout spoken in one language
-        spoken, skipped, notes, chosen = dialogue.decide(cues_from_timeline(tin, opts), speak, str(timeline),
-                                                           captions=False)
+        cues = cues_from_timeline(tin, opts)
+        spoken, skipped, notes, chosen = dialogue.decide(cues, speak, str(timeline), captions=False)
         spoken.sort(key=lambda c: (c.start, c.index))
-        return Cues(spoken, skipped, notes, chosen), tin, name
+        return Cues(spoken, skipped, cues.warnings + notes, chosen), tin, name
     return read_cues_for_timeline(subtitles, tin, opts, encoding, speak), tin, name

@@ -181,11 +181,17 @@ def test_markers_without_text(tmp_path):
     assert lines[0].startswith(f"{tin.path}:{tin.where(('tracks', 'markers', 0))}: tracks.markers[0].name")
 
 
-def test_marker_without_duration(tmp_path):
-    tin = _marker_cut(tmp_path, [(24, 0, "GREEN", "Alice: hi", "")])
-    with pytest.raises(DubError, match=r"tracks.markers\[0\].marked_range: dialogue marker 'Alice: hi' at "
-                                       r"00:00:01.000 has no duration"):
-        cues_from_timeline(tin, TimelineOptions(marker_color="GREEN"))
+def test_point_markers_get_the_slot_up_to_the_next_line(tmp_path):
+    # markers with no duration, or one frame (what editors make when you press M): the slot runs
+    # to the next line's start, at most 8 s, never past the timeline; a warning says so
+    tin = _marker_cut(tmp_path, [(24, 0, "GREEN", "Alice: hi", ""), (72, 1, "GREEN", "Bob: Yes.", ""),
+                                 (96, 48, "GREEN", "Alice: Go on.", ""), (200, 0, "GREEN", "Bob: Last.", "")])
+    cues = cues_from_timeline(tin, TimelineOptions(marker_color="GREEN"))
+    assert [(c.start, c.end, c.text) for c in cues] == [
+        (48000, 144000, "hi"), (144000, 192000, "Yes."), (192000, 288000, "Go on."),
+        (400000, 400000 + 8 * 48000, "Last.")]
+    assert len(cues.warnings) == 1 and "3 dialogue marker(s) have no duration" in cues.warnings[0]
+    assert "at most 8 s" in cues.warnings[0]
 
 
 def test_no_dialogue_says_what_the_timeline_has(tmp_path):
