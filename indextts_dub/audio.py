@@ -6,8 +6,10 @@ writing (atomic, through :mod:`fsio`).
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -118,18 +120,30 @@ def peak_db(x: np.ndarray) -> float:
     return 20 * np.log10(p) if p > 0 else float("-inf")
 
 
-def write_wav(path: str | Path, x: np.ndarray, sr: int, subtype: str = "PCM_24", container: str = "WAV") -> Path:
-    """Write mono (n,) or (n, ch) audio (clipped to [-1, 1]) through a temporary name, fsync,
-    then rename into place. Written in 30 s blocks (one huge ``sf.write`` of some formats fails)."""
+@contextlib.contextmanager
+def open_wav(path: str | Path, sr: int, channels: int = 1, subtype: str = "PCM_24",
+             container: str = "WAV") -> Iterator[Callable[[np.ndarray], None]]:
+    """A sound file written block by block: yields ``write(block)`` for mono (k,) or (k, ch)
+    float blocks (clipped to [-1, 1]); the file goes through a temporary name, is fsynced and
+    renamed into place when the block ends without an error, and removed otherwise."""
     import soundfile as sf
 
     from .fsio import atomic_path
 
-    y = np.clip(np.asarray(x, np.float32), -1.0, 1.0)
     with atomic_path(path) as tmp:
-        with sf.SoundFile(tmp, "w", samplerate=sr, channels=1 if y.ndim == 1 else y.shape[1],
-                          subtype=subtype, format=container) as f:
-            block = sr * 30
-            for k in range(0, y.shape[0], block):
-                f.write(y[k:k + block])
+        with sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, subtype=subtype, format=container) as f:
+            def write(x: np.ndarray) -> None:
+                f.write(np.clip(np.asarray(x, np.float32), -1.0, 1.0))
+
+            yield write
+
+
+def write_wav(path: str | Path, x: np.ndarray, sr: int, subtype: str = "PCM_24", container: str = "WAV") -> Path:
+    """Write mono (n,) or (n, ch) audio (clipped to [-1, 1]) atomically (:func:`open_wav`), in
+    30 s blocks (one huge ``sf.write`` of some formats fails)."""
+    y = np.asarray(x, np.float32)
+    with open_wav(path, sr, 1 if y.ndim == 1 else y.shape[1], subtype, container) as write:
+        block = sr * 30
+        for k in range(0, y.shape[0], block):
+            write(y[k:k + block])
     return Path(path)

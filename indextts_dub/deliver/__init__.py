@@ -4,10 +4,10 @@
 what casting said, the run's facts):
 
 ============================  ==========================================================
-:func:`character_stems`       one mono track per character, as long as the programme
-:func:`.mix.mix`              loudness, true peak, background (:mod:`.mix`)
+:func:`dialogue`              the clips placed per character (:class:`.mix.Dialogue`)
+:func:`.mix.mix`              loudness, true peak, background (:mod:`.mix`), measured block by block
 :func:`write_clips`           ``clips/NNNN_Name.wav``, each at the mix's dialogue gain
-:func:`write_mix`             ``stems/``, ``background``, ``dub.wav`` in the chosen format
+:func:`write_mix`             ``stems/``, ``background``, ``dub.wav`` in the chosen format, block by block
 :func:`write_video`           the retimed picture (:mod:`.retime`), ``retime.json``, ``dubbed.mp4``
 :func:`.timelines.write_all`  ``timeline.otio`` and ``editor/`` (:mod:`.timelines`)
 :func:`write_records`         ``plan.json`` (:mod:`.plan_json`), ``report.html`` and
@@ -98,14 +98,14 @@ def file_names(characters: list[str]) -> dict[str, str]:
     return names
 
 
-def character_stems(clips: list[Clip], characters: list[str], programme: int) -> dict[str, np.ndarray]:
-    """Each character's clips summed on the master clock, ``programme`` samples long."""
-    stems = {ch: np.zeros(programme, np.float32) for ch in characters}
+def dialogue(clips: list[Clip], characters: list[str], programme: int,
+             pans: dict[str, float] | None = None) -> mixing.Dialogue:
+    """Each character's clips placed on the master clock, ``programme`` samples long (the stems,
+    never made as whole arrays: :mod:`.mix` walks them block by block)."""
+    placed: dict[str, list[tuple[int, np.ndarray]]] = {ch: [] for ch in characters}
     for c in clips:
-        end = min(c.end, programme)
-        if end > c.start:
-            stems[c.line.character][c.start:end] += c.audio[: end - c.start]
-    return stems
+        placed[c.line.character].append((c.start, c.audio))
+    return mixing.Dialogue(programme, placed, pans)
 
 
 def write_clips(staging: Staging, clips: list[Clip], gain_db: float, names: dict[str, str]) -> dict[int, str]:
@@ -118,18 +118,19 @@ def write_clips(staging: Staging, clips: list[Clip], gain_db: float, names: dict
     return rel
 
 
-def write_mix(staging: Staging, mixed: mixing.MixResult, options: mixing.MixOptions,
-              names: dict[str, str]) -> dict[str, Path]:
-    """Stems, the ducked background and the mix in the chosen format."""
+def write_mix(staging: Staging, placed: mixing.Dialogue, mixed: mixing.MixResult, options: mixing.MixOptions,
+              names: dict[str, str], background: mixing.Bed | None = None) -> tuple[dict[str, Path], dict]:
+    """Stems, the ducked background and the mix in the chosen format, written block by block;
+    the files and the mix's figures."""
     ext = options.extension
-    for ch, x in mixed.stems.items():
-        mixing.write_audio(staging.path(f"stems/{names[ch]}{ext}"), x, options.format)
+    targets = mixing.Targets({ch: staging.path(f"stems/{names[ch]}{ext}") for ch in placed.characters},
+                             staging.path(f"dub{ext}"),
+                             staging.path(f"background{ext}") if background is not None else None)
+    figures = mixing.render(placed, mixed, options, targets, background)
     out = {"stems": staging.final("stems/"), "mix": staging.final(f"dub{ext}")}
-    if mixed.background is not None:
-        mixing.write_audio(staging.path(f"background{ext}"), mixed.background, options.format)
+    if background is not None:
         out["background"] = staging.final(f"background{ext}")
-    mixing.write_audio(staging.path(f"dub{ext}"), mixed.mix, options.format)
-    return out
+    return out, figures
 
 
 def retimed_picture(staging: Staging, video: media.VideoInfo | None, plan: Plan) -> media.VideoInfo | None:
@@ -187,17 +188,17 @@ def deliver(staging: Staging, d: Delivery) -> Delivered:
     picture = retimed_picture(staging, d.video, d.plan)
     background = None
     if d.mix.background is not None:
-        background = mixing.read_background(d.mix.background, d.programme,
-                                            picture.path if picture is not None else None)
+        background = mixing.Bed.from_options(d.mix.background, picture.path if picture is not None else None)
     speech = [(c.start, c.start + c.speech_samples) for c in d.clips]
     pans = {ln.character: ln.pan for ln in lines if ln.pan}
-    mixed = mixing.mix(character_stems(d.clips, characters, d.programme), speech, d.mix, background, pans)
+    placed = dialogue(d.clips, characters, d.programme, pans)
+    mixed = mixing.mix(placed, speech, d.mix, background)
 
     rel_media = write_clips(staging, d.clips, mixed.dialogue_gain_db, names)
-    mix_files = write_mix(staging, mixed, d.mix, names)
+    mix_files, figures = write_mix(staging, placed, mixed, d.mix, names, background)
     facts = RunFacts(engine=d.engine.name, engine_version=d.engine.version, programme=d.programme,
                      gain_db=mixed.dialogue_gain_db, engine_seconds=d.work.seconds, synthesis_calls=d.work.calls,
-                     mix=mixed.figures, engine_model=d.engine.model_id, cache_damaged=d.work.cache_damaged,
+                     mix=figures, engine_model=d.engine.model_id, cache_damaged=d.work.cache_damaged,
                      engine_notes=list(d.work.notes))
     outputs = {"clips": staging.final("clips/"), "stems": mix_files["stems"], "mix": mix_files["mix"],
                "plan": staging.final("plan.json"), "report": staging.final("report.html"),

@@ -1,5 +1,7 @@
 """The delivery mix: loudness to target, true peak bounded, the background ducked with
-smooth ramps, the output formats; and the options through a whole run (toy engine)."""
+smooth ramps, the output formats; block by block exactly as over whole arrays (pyloudnorm's
+figure, the dither, the ducking), in memory that does not follow the programme; and the options
+through a whole run (toy engine)."""
 from __future__ import annotations
 
 import json
@@ -19,6 +21,31 @@ from indextts_dub.pipeline import dub
 SR = 48_000
 
 
+class Mixed:
+    """What the block-by-block mix wrote, read back as whole arrays."""
+
+    def __init__(self, result, figures, stems, mix, background):
+        self.result, self.figures, self.stems, self.mix, self.background = result, figures, stems, mix, background
+        self.dialogue_gain_db = result.dialogue_gain_db
+
+
+def run_mix(tmp_path, stems, speech, options, bed=None, pans=None):
+    """mix() and render() over whole stems (each one clip at 0), written as float WAV and read back."""
+    from dataclasses import replace
+
+    options = replace(options, format="float")
+    n = next(iter(stems.values())).shape[0]
+    placed = mixing.Dialogue(n, {ch: [(0, x)] for ch, x in stems.items()}, pans)
+    background = mixing.Bed(array=bed) if bed is not None else None
+    res = mixing.mix(placed, speech, options, background)
+    targets = mixing.Targets({ch: tmp_path / f"{ch}.wav" for ch in stems}, tmp_path / "mix.wav",
+                             tmp_path / "bed.wav" if bed is not None else None)
+    figures = mixing.render(placed, res, options, targets, background)
+    read = lambda p: sf.read(p, dtype="float32")[0]
+    return Mixed(res, figures, {ch: read(p) for ch, p in targets.stems.items()}, read(targets.mix),
+                 read(targets.background) if bed is not None else None)
+
+
 def speechlike(seconds=6.0, seed=0, level=0.3):
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SR)) / SR
@@ -28,18 +55,18 @@ def speechlike(seconds=6.0, seed=0, level=0.3):
 
 
 @pytest.mark.parametrize("target", [-23.0, -16.0])
-def test_dialogue_is_normalised_to_the_target_and_reported(target):
+def test_dialogue_is_normalised_to_the_target_and_reported(target, tmp_path):
     stems = {"A": speechlike(seed=1), "B": np.roll(speechlike(seed=2, level=0.1), SR)}
-    res = mixing.mix(stems, [(0, 6 * SR)], mixing.MixOptions(loudness=target, true_peak=-0.1))
+    res = run_mix(tmp_path, stems, [(0, 6 * SR)], mixing.MixOptions(loudness=target, true_peak=-0.1))
     measured = pyloudnorm.Meter(SR).integrated_loudness(res.mix.astype(np.float64))
     assert abs(measured - target) < 0.1
     assert res.figures["dialogue_lufs"] == pytest.approx(measured, abs=0.05)
     assert np.allclose(res.mix, res.stems["A"] + res.stems["B"], atol=1e-6)
 
 
-def test_the_true_peak_ceiling_holds_the_gain_back_and_says_so():
+def test_the_true_peak_ceiling_holds_the_gain_back_and_says_so(tmp_path):
     x = speechlike(level=0.9)
-    res = mixing.mix({"A": x}, [(0, x.size)], mixing.MixOptions(loudness=-9.0, true_peak=-1.0))
+    res = run_mix(tmp_path, {"A": x}, [(0, x.size)], mixing.MixOptions(loudness=-9.0, true_peak=-1.0))
     assert mixing.true_peak_db(res.mix) <= -1.0 + 0.01
     assert res.figures["dialogue_lufs"] < -9.0
     assert any("true-peak ceiling" in n for n in res.figures["notes"])
@@ -52,9 +79,9 @@ def test_true_peak_sees_intersample_peaks():
     assert mixing.true_peak_db(x) > 20 * np.log10(0.85)
 
 
-def test_short_dialogue_is_left_as_spoken_with_a_note():
+def test_short_dialogue_is_left_as_spoken_with_a_note(tmp_path):
     x = speechlike(seconds=0.3)
-    res = mixing.mix({"A": x}, [(0, x.size)], mixing.MixOptions())
+    res = run_mix(tmp_path, {"A": x}, [(0, x.size)], mixing.MixOptions())
     assert res.figures["dialogue_measured_lufs"] is None and res.figures["notes"]
 
 
@@ -67,12 +94,12 @@ def test_duck_envelope_ramps_smoothly_and_bridges_short_pauses():
     assert env[3 * SR + 2 * SR // 5 + 1] == 0 and env[5 * SR] == 0
 
 
-def test_background_is_ducked_under_dialogue():
+def test_background_is_ducked_under_dialogue(tmp_path):
     n = 6 * SR
     bed = np.tile((0.1 * np.sin(2 * np.pi * 440 * np.arange(n) / SR)).astype(np.float32)[:, None], (1, 2))
     dia = np.zeros(n, np.float32)
     dia[2 * SR:4 * SR] = speechlike(2.0)
-    res = mixing.mix({"A": dia}, [(2 * SR, 4 * SR)], mixing.MixOptions(background="original", duck_db=12), bed)
+    res = run_mix(tmp_path, {"A": dia}, [(2 * SR, 4 * SR)], mixing.MixOptions(background="original", duck_db=12), bed)
     rms = lambda a: float(np.sqrt(np.mean(a ** 2)))
     ducked, free = rms(res.background[3 * SR - 4800:3 * SR, 0]), rms(res.background[SR - 4800:SR, 0])
     assert 20 * np.log10(ducked / free) == pytest.approx(-12, abs=0.2)
@@ -90,6 +117,154 @@ def test_formats_read_back(tmp_path, fmt, subtype, ext):
     y, _ = sf.read(path, dtype="float32")
     assert np.max(np.abs(y - x)) < (2e-4 if fmt == "wav16" else 1e-5)
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+# ---------------------------------------------------------------- block by block, as whole arrays
+
+def real_dialogue():
+    """Real speech (the demo's reference clips, resampled to 48 kHz) placed with silence between,
+    crossing block boundaries: (character -> [(start, audio)], programme length)."""
+    from indextts_dub import audio
+
+    voices = []
+    for path in (DEMO / "voices" / "mei.wav", DEMO / "clips" / "mei_excited.wav"):
+        x, sr = sf.read(path, dtype="float32", always_2d=True)
+        voices.append(audio.resample(x.mean(axis=1), sr, SR))
+    placed = {"A": [(mixing.BLOCK - SR, voices[0]), (3 * mixing.BLOCK + 1234, voices[1])],
+              "B": [(mixing.BLOCK - 2 * SR, 0.5 * voices[1]), (3 * mixing.BLOCK, voices[0])]}
+    return placed, 5 * mixing.BLOCK + 777
+
+
+def whole(placed, n):
+    out = {ch: np.zeros(n, np.float32) for ch in placed}
+    for ch, clips in placed.items():
+        for start, x in clips:
+            if start < n:
+                out[ch][start:start + x.size] += x[: n - start]
+    return out
+
+
+@pytest.mark.parametrize("pans", [None, {"A": -0.5}])
+def test_loudness_block_by_block_is_pyloudnorm_on_real_speech(pans):
+    placed, n = real_dialogue()
+    dialogue = mixing.Dialogue(n, placed, pans)
+    meter = mixing.Loudness(dialogue.channels)
+    for a in range(0, n, 7919):                     # blocks of any size, none aligned to the gating blocks
+        b = min(n, a + 7919)
+        meter.add(dialogue.sum(dialogue.stems(a, b), b - a))
+    full = dialogue.sum(dialogue.stems(0, n), n)
+    expected = pyloudnorm.Meter(SR).integrated_loudness(full)
+    assert meter.value() == pytest.approx(expected, abs=1e-9)
+    assert mixing.loudness(full) == pytest.approx(expected, abs=1e-9)
+
+
+def test_loudness_of_a_real_mix_with_its_bed_is_pyloudnorm():
+    bed = mixing.read_background("original", 25 * SR, str(DEMO / "clip.mp4"))
+    assert bed.shape == (25 * SR, 2) and np.any(bed)
+    placed, _ = real_dialogue()
+    dia = whole(placed, 25 * SR)
+    the_mix = 0.5 * bed + (dia["A"] + dia["B"])[:, None]
+    expected = pyloudnorm.Meter(SR).integrated_loudness(the_mix.astype(np.float64))
+    assert mixing.loudness(the_mix) == pytest.approx(expected, abs=1e-9)
+    assert mixing.loudness(np.zeros(SR)) is None and mixing.loudness(np.ones(SR // 4)) is None
+
+
+def test_true_peak_block_by_block_agrees_with_the_whole_array():
+    import soxr
+
+    placed, n = real_dialogue()
+    dia = whole(placed, n)
+    x = 3.0 * (dia["A"] + dia["B"])
+    up = soxr.resample(x, SR, 4 * SR, quality="VHQ")
+    expected = 20 * np.log10(max(np.max(np.abs(up)), np.max(np.abs(x))))
+    assert mixing.true_peak_db(x) == pytest.approx(expected, abs=0.01)
+
+
+def test_ducking_block_by_block_is_the_whole_envelope():
+    speech = [(SR, 2 * SR), (2 * SR + 100, 3 * SR), (mixing.BLOCK - 10, mixing.BLOCK + 5000), (3 * mixing.BLOCK, 4 * SR + 3 * mixing.BLOCK)]
+    n = 4 * mixing.BLOCK
+    duck = mixing.Ducking(speech, n, SR // 5, 2 * SR // 5)
+    full = duck.block(0, n)
+    parts = np.concatenate([duck.block(a, min(n, a + 12345)) for a in range(0, n, 12345)])
+    assert np.array_equal(full, parts) and full.max() == 1
+
+
+@pytest.mark.parametrize("channels, n", [(1, 123_457), (2, 100_001), (1, 100_000)])
+def test_dither_block_by_block_is_one_whole_draw(channels, n):
+    rng = np.random.default_rng(0)
+    shape = (n,) if channels == 1 else (n, channels)
+    whole_draw = (rng.random(shape, np.float32) - rng.random(shape, np.float32)) * (1.0 / 32768)
+    dither = mixing.Dither(n * channels)
+    zeros = np.zeros(shape, np.float32)
+    parts = np.concatenate([dither(zeros[a:a + 9999]) for a in range(0, n, 9999)])
+    assert np.array_equal(parts, whole_draw)
+
+
+def test_render_writes_what_whole_arrays_would(tmp_path):
+    """Stems and a stereo mix with a bed, written block by block (clips across block edges,
+    two clips of one character overlapping), equal the whole-array sums at the same gains."""
+    placed, n = real_dialogue()
+    placed["A"].append((3 * mixing.BLOCK + 5000, 0.25 * placed["B"][0][1]))        # overlaps A's own clip
+    t = np.arange(n) / SR
+    bed = np.stack([0.05 * np.sin(2 * np.pi * 220 * t), 0.05 * np.sin(2 * np.pi * 330 * t)], 1).astype(np.float32)
+    speech = [(s, s + x.size) for clips in placed.values() for s, x in clips]
+    opts = mixing.MixOptions(background="original", duck_db=12, format="float")
+    dialogue = mixing.Dialogue(n, placed)
+    res = mixing.mix(dialogue, speech, opts, mixing.Bed(array=bed))
+    targets = mixing.Targets({ch: tmp_path / f"{ch}.wav" for ch in placed}, tmp_path / "mix.wav", tmp_path / "bed.wav")
+    figures = mixing.render(dialogue, res, opts, targets, mixing.Bed(array=bed))
+    stems = whole(placed, n)
+    for ch in placed:
+        assert np.array_equal(sf.read(targets.stems[ch], dtype="float32")[0], (stems[ch] * res.gain).astype(np.float32))
+    env = mixing.duck_envelope(speech, n, SR // 5, 2 * SR // 5)
+    ducked = (bed * np.power(10.0, -12 * env / 20.0).astype(np.float32)[:, None] * res.bed_gain).astype(np.float32)
+    assert np.array_equal(sf.read(targets.background, dtype="float32")[0], ducked)
+    dia = ((stems["A"].astype(np.float64) + stems["B"]) * res.gain).astype(np.float32)
+    mix_read = sf.read(targets.mix, dtype="float32")[0]
+    assert np.array_equal(mix_read, dia[:, None] + ducked)
+    expected = pyloudnorm.Meter(SR).integrated_loudness(mix_read.astype(np.float64))
+    assert figures["mix_lufs"] == pytest.approx(expected, abs=0.006)
+    assert figures["dialogue_lufs"] == pytest.approx(-23.0, abs=0.01)
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_a_long_programme_with_a_large_cast_is_mixed_in_memory_of_one_block(tmp_path):
+    """30 characters over 4 minutes (whole stems would be 30 x 46 MB, the float64 dialogue
+    another 92 MB): the mix's own allocations stay within a few blocks."""
+    import tracemalloc
+
+    n = 4 * 60 * SR
+    line = speechlike(2.0)
+    placed = {f"C{k}": [(k * 7 * SR + j * 50 * SR, line) for j in range(4)] for k in range(30)}
+    dialogue = mixing.Dialogue(n, {ch: [(s % (n - line.size), x) for s, x in v] for ch, v in placed.items()})
+    opts = mixing.MixOptions(format="flac")
+    tracemalloc.start()
+    try:
+        res = mixing.mix(dialogue, [], opts)
+        targets = mixing.Targets({ch: tmp_path / f"{ch}.flac" for ch in placed}, tmp_path / "mix.flac")
+        figures = mixing.render(dialogue, res, opts, targets)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sf.info(targets.mix).frames == n and figures["dialogue_lufs"] == pytest.approx(-23.0, abs=0.01)
+    assert peak < 64 * 1024 ** 2, f"{peak / 1024 ** 2:.0f} MB"          # about 40 MB: a few 10 s blocks
+
+
+def test_the_bed_is_read_through_ffmpeg_padded_and_cut(tmp_path):
+    tone = (0.1 * np.sin(2 * np.pi * 220 * np.arange(3 * SR) / SR)).astype(np.float32)
+    sf.write(tmp_path / "me.wav", np.stack([tone, -tone], 1), SR, subtype="FLOAT")
+    bed = mixing.Bed.from_options(str(tmp_path / "me.wav"), None)
+    with bed.reader(5 * SR) as read:
+        got = np.concatenate([read(SR + 1) for _ in range(6)])
+    assert got.shape == (5 * SR, 2)
+    assert np.allclose(got[:3 * SR, 0], tone, atol=1e-6) and np.allclose(got[:3 * SR, 1], -tone, atol=1e-6)
+    assert not np.any(got[3 * SR:])
+    with bed.reader(SR) as read:                    # a bed longer than the programme: cut, ffmpeg stopped
+        assert read(2 * SR).shape == (SR, 2)
+    (tmp_path / "bad.wav").write_bytes(b"not audio at all")
+    with pytest.raises(DubError, match="bad.wav: --background: cannot read its audio"):
+        with mixing.Bed.from_options(str(tmp_path / "bad.wav"), None).reader(SR) as read:
+            read(SR)
 
 
 def test_bad_mix_options_are_dub_errors():
@@ -235,8 +410,8 @@ def test_per_line_planner_through_a_run(tmp_path, toy_engine):
         dub(srt, cast=cast, out=tmp_path / "out2", planner="greedy")
 
 
-def test_pan_places_a_character_in_a_stereo_mix_with_unity_centre():
-    from indextts_dub.deliver.mix import MixOptions, mix, pan_gains
+def test_pan_places_a_character_in_a_stereo_mix_with_unity_centre(tmp_path):
+    from indextts_dub.deliver.mix import MixOptions, pan_gains
 
     assert pan_gains(0.0) == pytest.approx((1.0, 1.0))
     assert pan_gains(1.0) == pytest.approx((0.0, 2 ** 0.5), abs=1e-9)
@@ -247,9 +422,11 @@ def test_pan_places_a_character_in_a_stereo_mix_with_unity_centre():
     t = np.arange(n) / 48_000
     a = (0.1 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
     b = (0.1 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
-    mono = mix({"A": a, "B": b}, [(0, n)], MixOptions(loudness=None))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "s").mkdir()
+    mono = run_mix(tmp_path / "m", {"A": a, "B": b}, [(0, n)], MixOptions(loudness=None))
     assert mono.mix.ndim == 1 and not mono.figures["pans"]
-    stereo = mix({"A": a, "B": b}, [(0, n)], MixOptions(loudness=None), pans={"A": -1.0, "B": 0.0})
+    stereo = run_mix(tmp_path / "s", {"A": a, "B": b}, [(0, n)], MixOptions(loudness=None), pans={"A": -1.0, "B": 0.0})
     assert stereo.mix.shape == (n, 2) and stereo.figures["pans"] == {"A": -1.0}
     g = 10 ** (stereo.dialogue_gain_db / 20)
     assert np.allclose(stereo.mix[:, 0], (a * 2 ** 0.5 + b) * g, atol=1e-6)

@@ -157,7 +157,7 @@ def test_a_full_disk_is_a_message(tmp_path, toy_engine, monkeypatch, capsys):
     def full(path, *a, **kw):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(mix, "write_audio", full)
+    monkeypatch.setattr(mix, "open_audio", full)
     assert cli.main(["dub", str(srt), "--cast", str(cast), "-o", str(tmp_path / "out"), "-q"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: no space left on /") and "MB needed for the outputs in" in err, err
