@@ -19,7 +19,7 @@ __all__ = ["LAYERS", "dub", "DubError", "__version__"]
 # The package's layers, earliest first. A module imports only from its own layer and earlier
 # ones, and no two modules import each other, however indirectly (tests/test_architecture.py).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "timebase", "fsio", "audio", "media", "text"),   # shared by everything
+    ("errors", "timebase", "fsio", "sharedcache", "audio", "media", "text"),   # shared by everything
     ("engines",),       # the engine contract and the engines (an engine imports only what is above)
     ("cues",),          # stage 1: what is said and when
     ("voices",),        # voices, for stage 2

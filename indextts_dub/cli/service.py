@@ -85,7 +85,7 @@ def _batch_queued(args: argparse.Namespace, episodes) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     tasks = _service_module("tasks")
     tasks.worker(args.broker, args.store, concurrency=args.concurrency, engine=args.engine,
-                 loglevel=args.loglevel, visibility_timeout=args.visibility_timeout)
+                 loglevel=args.loglevel, visibility_timeout=args.visibility_timeout, voice_cache=args.voice_cache)
     return 0
 
 
@@ -99,7 +99,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.keys is None:
         raise DubError.at(None, None, "--keys", "the server needs a keys file (indextts-dub keys new TENANT --keys FILE)")
     read(args.keys)                              # a broken keys file stops the server before it listens
-    app = api.create_app(Store.at(args.store), args.broker, Keys(args.keys), args.max_upload)
+    app = api.create_app(Store.at(args.store), args.broker, Keys(args.keys), args.max_upload, args.voice_cache)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.loglevel.lower())
     return 0
 
@@ -174,10 +174,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="worker processes, each with its engine loaded (GPU engines: one per device; default 1)")
     w.add_argument("--visibility-timeout", type=float, default=900,
                    help="seconds after which a task held by a vanished worker is delivered again (default 900)")
+    from .dub import parse_size
+
+    cache_help = ("the most the voice conditioning cache may keep in Redis (speaker embeddings, engine "
+                  "conditioning; least recently used dropped first; default 2G; give every process the same)")
+    w.add_argument("--voice-cache", type=parse_size, default=2 * 1024 ** 3, metavar="SIZE", help=cache_help)
     w.add_argument("--loglevel", default="INFO")
     w.set_defaults(func=_cmd_worker)
-
-    from .dub import parse_size
 
     s = sub.add_parser("serve", help="run the HTTP API (FastAPI on uvicorn; OpenAPI page at /docs)")
     s.add_argument("--broker", required=True, help="Redis URL, redis://HOST:PORT/DB")
@@ -187,6 +190,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--max-upload", type=parse_size, default=2 * 1024 ** 3,
                    help="the most one job may upload (default 2G)")
+    s.add_argument("--voice-cache", type=parse_size, default=2 * 1024 ** 3, metavar="SIZE", help=cache_help)
     s.add_argument("--loglevel", default="INFO")
     s.set_defaults(func=_cmd_serve)
 

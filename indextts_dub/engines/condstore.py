@@ -13,6 +13,10 @@ is one of its voices and the file is writable (a dub never changes voices, clips
 only this cache table), otherwise to the cache file
 (``~/.cache/indextts-dub/conditioning.sqlite`` unless given). A store that cannot be written
 only costs time: errors are counted, never raised.
+
+A process in a pool (a service worker) has a shared layer (:mod:`indextts_dub.sharedcache`,
+the service's Redis): it is read first, and gets whatever is computed here or found only in a
+file, so a voice's conditioning computed on one worker is reused on every other.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from .. import fsio
+from .. import fsio, sharedcache
 
 _TABLE = """
 CREATE TABLE IF NOT EXISTS conditioning (
@@ -55,11 +59,20 @@ class ConditioningStore:
             return None        # no such table (an old library) or not a database: nothing stored
         return bytes(row[0]) if row else None
 
+    @staticmethod
+    def shared_key(engine: str, version: str, clip_hash: str, kind: str) -> str:
+        return f"conditioning/{engine}/{version}/{clip_hash}/{kind}"
+
     def get(self, engine: str, version: str, clip_hash: str, kind: str) -> bytes | None:
+        key = self.shared_key(engine, version, clip_hash, kind)
+        data = sharedcache.get(key)
+        if data is not None:
+            return data
         for path in (self.library, self.cache):
             if path is not None:
                 data = self._read(path, engine, version, clip_hash, kind)
                 if data is not None:
+                    sharedcache.put(key, data)         # the pool's other workers find it there
                     return data
         return None
 
@@ -78,6 +91,7 @@ class ConditioningStore:
         return self.cache
 
     def put(self, engine: str, version: str, clip_hash: str, kind: str, data: bytes) -> Path | None:
+        sharedcache.put(self.shared_key(engine, version, clip_hash, kind), data)
         path = self.where(clip_hash)
         now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         try:

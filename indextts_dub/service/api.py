@@ -33,7 +33,7 @@ from starlette.datastructures import UploadFile
 
 from ..errors import DubError, Problem, Problems
 from ..pipeline import DubOptions
-from . import batch, jobs, tasks, voices
+from . import batch, jobs, tasks, voicecache, voices
 from .keys import Keys
 from .store import Store
 
@@ -90,8 +90,9 @@ def _callback(value: Any, problems: Problems) -> str | None:
     return value
 
 
-def create_app(store: Store, broker: str, keys: Keys, max_upload: int = MAX_UPLOAD) -> FastAPI:
-    tasks.configure(broker, store.root)
+def create_app(store: Store, broker: str, keys: Keys, max_upload: int = MAX_UPLOAD,
+               voice_cache: int = voicecache.MAX_BYTES) -> FastAPI:
+    tasks.configure(broker, store.root, voice_cache=voice_cache)
     app = FastAPI(title="indextts-dub", version="1", description="Subtitle-driven dubbing as a service.")
 
     def tenant_of(request: Request) -> tuple[str, str]:

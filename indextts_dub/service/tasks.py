@@ -26,14 +26,14 @@ from typing import Any, Iterator
 from celery import Celery, chord, group
 from celery.exceptions import Ignore
 
-from .. import pipeline
+from .. import pipeline, sharedcache
 from ..deliver import EngineWork
 from ..deliver.summary import summary_text
 from ..engines import EngineError
 from ..errors import DubError
 from ..fsio import Staging
 from ..takes import Synthesizer, TakeCache
-from . import jobs, keys
+from . import jobs, keys, voicecache
 from .store import Store
 
 VISIBILITY_TIMEOUT = 900        # s: a message a vanished worker held is delivered again after this
@@ -48,9 +48,12 @@ _app: Celery | None = None
 _store_root: Path | None = None
 
 
-def configure(broker: str, store: str | Path, visibility_timeout: float = VISIBILITY_TIMEOUT) -> Celery:
+def configure(broker: str, store: str | Path, visibility_timeout: float = VISIBILITY_TIMEOUT,
+              voice_cache: int = voicecache.MAX_BYTES) -> Celery:
     """This process's Celery app, talking to ``broker`` (Redis, also the result backend), over
-    ``store``, with the stages registered as its tasks (a later call replaces it)."""
+    ``store``, with the stages registered as its tasks (a later call replaces it); the voice
+    conditioning cache in the same Redis, at most ``voice_cache`` bytes, is this process's
+    shared cache layer (:mod:`.voicecache`)."""
     global _app, _store_root
     if _app is not None:
         _app.close()
@@ -61,6 +64,7 @@ def configure(broker: str, store: str | Path, visibility_timeout: float = VISIBI
     for fn in (natural, plan, fitted, deliver):
         app.task(name=f"indextts_dub.{fn.__name__}")(fn)
     _app, _store_root = app, Path(store).resolve()
+    sharedcache.use(voicecache.VoiceCache(broker, voice_cache))
     return app
 
 
@@ -358,7 +362,8 @@ def deliver(results: list[dict[str, Any] | None], job: str) -> None:
 
 
 def worker(broker: str, store: str | Path, concurrency: int = 1, engine: str | None = None,
-           loglevel: str = "INFO", visibility_timeout: float = VISIBILITY_TIMEOUT) -> None:
+           loglevel: str = "INFO", visibility_timeout: float = VISIBILITY_TIMEOUT,
+           voice_cache: int = voicecache.MAX_BYTES) -> None:
     """Run a worker in this process until it is stopped: ``concurrency`` processes, each keeping
     its engine loaded between tasks (``engine``: loaded as each process starts)."""
     import socket
@@ -366,7 +371,7 @@ def worker(broker: str, store: str | Path, concurrency: int = 1, engine: str | N
     from celery.signals import worker_process_init
 
     Store.at(store)
-    app = configure(broker, store, visibility_timeout)
+    app = configure(broker, store, visibility_timeout, voice_cache)
     if engine:
         def warm(**_: Any) -> None:
             from .. import engines

