@@ -10,7 +10,9 @@
   and its files are renamed into place when the run succeeds, under a lock that admits one run
   at a time, through a journal that the next run finishes or rolls back if the commit was cut off;
   a manifest lists what the run owns, so the next run removes what it no longer produces and
-  never touches anything else.
+  never touches anything else. A folder an older version wrote (outputs, no manifest) is adopted
+  when it holds nothing but files named as a run's outputs, and refused when it mixes them with
+  other files (:func:`unlisted_outputs`).
 
 Temporary names start with a dot and contain ``.tmp`` (:data:`TEMP_GLOB`), so a folder's
 upkeep can find those a killed writer left.
@@ -27,7 +29,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 from .errors import DubError, SystemFault
 
@@ -241,13 +243,19 @@ class Staging:
     a new one, so two runs never hold the folder at once.
     """
 
-    def __init__(self, out: str | Path, field: str = "--output", wait: bool = False):
+    def __init__(self, out: str | Path, field: str = "--output", wait: bool = False,
+                 owns: Callable[[str], bool] | None = None):
+        """``owns``: whether a relative path is named as one of a run's outputs; given, a folder
+        without a manifest holding only such files is adopted (:attr:`adopted`, said in
+        :attr:`notes`), and one that mixes them with other files is refused (:class:`DubError`)."""
         if str(out) == "":
             raise DubError.at(None, None, field, "is empty (give a folder; -o . is the current folder)")
         self.out = Path(out)
         self.field = field
         self.created_out = False
         self._lock_fd: int | None = None
+        self.adopted: list[str] = []          # an older version's outputs this run owns (no manifest)
+        self.notes: list[str] = []            # what the user should hear about the folder
         if self.out.is_symlink() and not self.out.exists():
             raise DubError.at(self.out, None, field, "is a symbolic link to nothing")
         if self.out.exists() and not self.out.is_dir():
@@ -257,6 +265,8 @@ class Staging:
             recover(self.out)
             for stale in self.out.glob(STAGING_PREFIX + "*"):      # left by a run that was killed
                 shutil.rmtree(stale, ignore_errors=True)
+            if owns is not None:
+                self._adopt(owns, field)
             self.dir = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.out))
         except OSError as exc:
             self._unlock()
@@ -264,6 +274,15 @@ class Staging:
         except BaseException:
             self._unlock()
             raise
+
+    def _adopt(self, owns: Callable[[str], bool], field: str) -> None:
+        ours, others = unlisted_outputs(self.out, owns)
+        if not ours:
+            return
+        if others:
+            raise DubError.at(self.out, None, field, adoption_problem(ours, others))
+        self.adopted = ours
+        self.notes.append(adoption_note(self.out, ours))
 
     def _lock(self, field: str, wait: bool) -> None:
         while True:
@@ -319,9 +338,9 @@ class Staging:
         """Move the staged files into place (see the class docstring); the top-level outputs placed."""
         try:
             new = self.files()
-            previous = read_manifest(self.out)
+            previous = read_manifest(self.out) if (self.out / MANIFEST).exists() else self.adopted
             remove = sorted(r for r in set(previous) - set(new) if os.path.lexists(self.out / r))
-            check_targets(self.out, self.dir, new, remove, self.field)
+            check_targets(self.out, self.dir, new, remove, self.field, owned=set(previous))
             backup = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX + "old-", dir=self.out))
             made = sorted({str(d) for r in new for d in _parents(r) if not os.path.lexists(self.out / d)})
             journal = {"staging": self.dir.name, "backup": backup.name, "files": new, "remove": remove, "made": made,
@@ -365,6 +384,47 @@ class Staging:
         self._unlock()
 
 
+def unlisted_outputs(out: Path, owns: Callable[[str], bool]) -> tuple[list[str], list[str]]:
+    """For a folder without a manifest (an older version's outputs, or the user's own folder):
+    the files in it named as a run's outputs (``owns``), and everything else in it (files, links,
+    folders a link points to). Hidden entries (a name starting with a dot, at any depth: this
+    tool's lock and cache, a desktop's ``.DS_Store``) are neither: never adopted, never in the
+    way. Both empty when the folder has a manifest or is not there."""
+    if not out.is_dir() or os.path.lexists(out / MANIFEST):
+        return [], []
+    ours: list[str] = []
+    others: list[str] = []
+    for root, dirs, files in os.walk(out):
+        here = Path(root)
+        for d in list(dirs):
+            if d.startswith(".") or (here / d).is_symlink():
+                dirs.remove(d)
+                if not d.startswith("."):
+                    others.append((here / d).relative_to(out).as_posix())
+        for f in files:
+            if f.startswith("."):
+                continue
+            rel = (here / f).relative_to(out).as_posix()
+            plain = (here / f).is_file() and not (here / f).is_symlink()
+            (ours if plain and owns(rel) else others).append(rel)
+    return sorted(ours), sorted(others)
+
+
+def _some(names: list[str], n: int = 4) -> str:
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def adoption_note(out: Path, ours: list[str]) -> str:
+    return (f"{out}: {len(ours)} files named as outputs and no manifest (an older indextts-dub wrote them: "
+            f"{_some(ours)}): adopted as this run's own, so it replaces them or removes those it no longer makes")
+
+
+def adoption_problem(ours: list[str], others: list[str]) -> str:
+    return (f"holds files named as indextts-dub's outputs ({_some(ours)}) and no manifest saying a run placed "
+            f"them, beside other files ({_some(others)}): which are yours cannot be told, so nothing is touched; "
+            "move the old outputs (or the other files) away, or choose another -o")
+
+
 def read_manifest(out: Path) -> list[str]:
     """The files the previous run placed in ``out`` (relative paths; none when unreadable)."""
     try:
@@ -404,10 +464,12 @@ def _frozen(path: Path) -> bool:
         os.close(fd)
 
 
-def check_targets(out: Path, staging: Path, new: list[str], remove: list[str], field: str = "--output") -> None:
+def check_targets(out: Path, staging: Path, new: list[str], remove: list[str], field: str = "--output",
+                  owned: set[str] | None = None) -> None:
     """Everything the commit will rename can be renamed: raises :class:`DubError` naming the first
     path that cannot (a symbolic link or a file where a folder goes, a folder where a file goes,
-    another file system, no write permission, an immutable or append-only attribute)."""
+    another file system, no write permission, an immutable or append-only attribute, or, given
+    ``owned``, a file there that no earlier run placed: the user's, never replaced)."""
     device = os.stat(staging).st_dev
     seen: set[Path] = set()
 
@@ -440,6 +502,9 @@ def check_targets(out: Path, staging: Path, new: list[str], remove: list[str], f
         if os.path.lexists(target):
             if target.is_dir() and not target.is_symlink():
                 refuse(target, "is a folder where the run writes a file")
+            if owned is not None and rel in new and rel not in owned:
+                refuse(target, "exists and no earlier run placed it (its manifest does not list it), so it is "
+                       "not replaced")
             if _frozen(target):
                 refuse(target, "is immutable or append-only (chattr)")
 

@@ -350,7 +350,7 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
     t_start = time.perf_counter()
     opts = _options(options, fields_)
     opts.check(video)
-    staging = Staging(out, wait=opts.wait)
+    staging = Staging(out, wait=opts.wait, owns=delivery.owns)
     stages: dict[str, float] = {}
     clock = [t_start]
 
@@ -363,6 +363,7 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
 
     try:
         inp = read_inputs(subtitles, cast, video, opts)
+        inp.cast_lines.warnings.extend(staging.notes)       # an older version's outputs adopted
         lap("read_inputs")
         if opts.qa:
             qa_ready()          # a missing qa extra stops the run before anything is spoken
@@ -371,6 +372,7 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         if cache is not None:
             needs["the take cache"] = (cache.root, take_bytes(inp))
             cache.open()                # a folder it cannot use is said now, before the engine loads
+            inp.cast_lines.warnings.extend(cache.notes)      # an older version's cache migrated
         fsio.check_space(staging.dir, needs["the outputs"][1])         # and a disk too small for the outputs
         synth = Synthesizer(inp.engine, inp.load_engine, cache)
         naturals = natural_takes(inp, synth, progress)
@@ -541,4 +543,9 @@ def dry_run(subtitles: str | Path | None, cast: str | Path | None = None, video:
         fsio.check_space(folder, output_bytes(inp, opts.mix_options or MixOptions()))
     except SystemFault as exc:
         warnings.append(f"the run would stop: {exc}")
+    ours, others = fsio.unlisted_outputs(Path(out), delivery.owns)
+    if ours and others:
+        warnings.append(f"the run would stop: {out}: --output: {fsio.adoption_problem(ours, others)}")
+    elif ours:
+        warnings.append(fsio.adoption_note(Path(out), ours).replace(": adopted as", ": would be adopted as", 1))
     return DryRun(decisions, list(inp.cast_lines.skipped), warnings)

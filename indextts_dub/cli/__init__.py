@@ -32,6 +32,8 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         print(f"removed {removed} takes ({freed / 1024 ** 2:.1f} MiB); {cache.info().bytes / 1024 ** 2:.1f} MiB left")
     else:
         print(f"removed {cache.clear()} takes from {cache.root}")
+    for note in cache.notes:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

@@ -15,6 +15,8 @@ what casting said, the run's facts):
 ============================  ==========================================================
 
 Everything is written into a :class:`~indextts_dub.fsio.Staging` folder; the caller commits it.
+:func:`owns` says which names a run writes (what a folder an older version wrote, without a
+manifest, may hold to be adopted).
 """
 from __future__ import annotations
 
@@ -75,6 +77,30 @@ class Delivery:
 class Delivered:
     facts: RunFacts
     warnings: list[str] = field(default_factory=list)     # casting's and delivery's
+
+
+def _owned_pattern() -> re.Pattern:
+    from .timelines.editors import FORMATS as EDITOR_FORMATS
+
+    audio_ext = "|".join(sorted({ext[1:] for _, _, ext in mixing.FORMATS.values()}))
+    editors = "|".join(re.escape(f.filename) for f in EDITOR_FORMATS.values())
+    return re.compile(rf"clips/\d{{4}}_[^/]+\.wav|stems/[^/]+\.({audio_ext})|(dub|background)\.({audio_ext})"
+                      rf"|dubbed\.(mp4|mkv)|plan\.json|report\.html|timeline\.(otio|png)|retime\.json"
+                      rf"|editor/({editors})|editor/media/[^/]+\.wav")
+
+
+def owns(rel: str) -> bool:
+    """Whether ``rel`` (a path relative to the output folder, with ``/``) is named as one of the
+    files a run writes: ``clips/NNNN_Name.wav``, ``stems/Name.wav|flac``, ``dub`` and
+    ``background`` in each mix format, ``dubbed.mp4|mkv``, ``plan.json``, ``report.html``,
+    ``timeline.otio|png``, ``retime.json``, the editor copies and ``editor/media/*.wav``."""
+    global _OWNED
+    if _OWNED is None:
+        _OWNED = _owned_pattern()
+    return _OWNED.fullmatch(rel) is not None
+
+
+_OWNED: re.Pattern | None = None
 
 
 def safe_name(name: str) -> str:

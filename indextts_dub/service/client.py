@@ -10,6 +10,7 @@ from typing import Any, Callable
 import requests
 
 from ..errors import DubError, Problem
+from ..deliver import owns
 from ..fsio import Staging
 from . import jobs
 
@@ -77,7 +78,7 @@ class Client:
     def download(self, job: str, dest: str | Path) -> list[Path]:
         """Every output of a finished job into ``dest``, whole or not at all."""
         rec = self.job(job)
-        staging = Staging(dest, wait=True)
+        staging = Staging(dest, wait=True, owns=owns)
         try:
             for rel in rec.get("outputs", []):
                 resp = self._call("GET", f"/v1/jobs/{job}/files/{rel}", stream=True)

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 from ..errors import DubError
+from ..deliver import owns
 from ..fsio import Staging
 from ..lines import read_cast_file
 
@@ -46,7 +47,7 @@ def input_files(subtitles: str | Path, cast: str | Path | None = None,
 
 def copy_outputs(src: Path, dest: str | Path) -> list[Path]:
     """A job's output folder copied into ``dest`` as a local run leaves it: whole or not at all."""
-    staging = Staging(dest, wait=True)
+    staging = Staging(dest, wait=True, owns=owns)
     try:
         for f in sorted(src.rglob("*")):
             rel = f.relative_to(src)

@@ -19,7 +19,9 @@ spoken again.
 The cache marks its folder when it makes it (``CACHEDIR.TAG``, https://bford.info/cachedir/,
 which backup tools also honour); ``prune`` and ``clear`` refuse a folder without the mark and
 remove only the files the cache writes (takes, their ``.chosen`` marks, temporary files and
-``speed-model.json``). Reading touches the file's mtime; ``prune`` evicts the least
+``speed-model.json``). A cache an older version made (no mark, records whose digest covers only
+the samples) is migrated when it holds nothing else: each intact take rewritten with the key in
+its digest, a damaged one removed, the folder marked (:meth:`TakeCache.migrate`). Reading touches the file's mtime; ``prune`` evicts the least
 recently used files beyond a size limit. Concurrent writers are safe: the same key always
 holds the same bytes and renames are atomic.
 """
@@ -31,6 +33,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -45,6 +48,7 @@ from ..errors import DubError
 
 FORMAT = 1                      # bump when trimming/resampling change what a take holds
 MAGIC = b"IDTAKE02"             # 02: the digest covers the key
+OLD_MAGIC = b"IDTAKE01"         # before the mark: the digest covers the samples only
 HEADER = struct.Struct("<8sQ32s")
 DEFAULT_LIMIT = 2 * 1024 ** 3    # bytes
 DIRNAME = ".indextts-dub-cache"
@@ -108,6 +112,7 @@ class TakeCache:
         self.limit = limit_bytes
         self.field = field              # where the folder came from, for messages
         self.damaged = 0                # entries found torn or truncated (and spoken again) this run
+        self.notes: list[str] = []      # what opening the folder did (an older cache migrated)
 
     # ------------------------------------------------------------------ the folder
 
@@ -125,7 +130,7 @@ class TakeCache:
             return
         if not self.root.is_dir():
             raise DubError.at(self.root, None, self.field, "exists and is not a folder")
-        if self.marked():
+        if self.marked() or self.older_cache() is not None:
             return
         try:      # a concurrent run making the folder may have left only its temporary files so far
             empty = all(fnmatch.fnmatch(e.name, fsio.TEMP_GLOB) or e.name.startswith(".write-test")
@@ -144,6 +149,8 @@ class TakeCache:
         self.check()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
+            if not self.marked() and self.older_cache():
+                self.migrate()
             if not self.marked():
                 fsio.write_text(self.root / TAG, TAG_TEXT)
             fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=self.root)
@@ -153,6 +160,67 @@ class TakeCache:
             raise DubError.at(self.root, None, self.field, f"cannot be used as the take cache: "
                               f"{exc.strerror or exc}") from None
         return self
+
+    def older_cache(self) -> list[Path] | None:
+        """The takes of a cache an older version made here (no mark; nothing in the folder but
+        what a take cache writes: ``xx/<content>/<speed>.take`` and ``.chosen``, ``speed-model.json``,
+        temporary files); ``None`` when the folder holds anything else (or is marked, or missing)."""
+        if not self.root.is_dir() or self.marked():
+            return None
+        takes: list[Path] = []
+        try:
+            for top in os.scandir(self.root):
+                if top.name == SPEED_MODEL and top.is_file(follow_symlinks=False) or _temporary(top.name):
+                    continue
+                if not (_HEX.fullmatch(top.name) and len(top.name) == 2 and top.is_dir(follow_symlinks=False)):
+                    return None
+                for line in os.scandir(top.path):
+                    if _temporary(line.name):
+                        continue
+                    if not (_HEX.fullmatch(line.name) and line.name[:2] == top.name
+                            and line.is_dir(follow_symlinks=False)):
+                        return None
+                    for f in os.scandir(line.path):
+                        if _temporary(f.name):
+                            continue
+                        if not (_RECORD.fullmatch(f.name) and f.is_file(follow_symlinks=False)):
+                            return None
+                        if f.name.endswith(".take"):
+                            takes.append(Path(f.path))
+        except OSError:
+            return None
+        return sorted(takes)
+
+    def migrate(self) -> tuple[int, int]:
+        """Bring a cache an older version made (:meth:`older_cache`) to this layout: each intact
+        take rewritten with its key in the digest, each damaged one removed (it is spoken again),
+        the folder marked; (takes kept, takes removed). Said in :attr:`notes`."""
+        takes = self.older_cache()
+        if takes is None:
+            return 0, 0
+        kept = removed = 0
+        for path in takes:
+            key = f"{path.parent.name}/{path.stem}".encode()
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            audio = _decode(data, key) if data[:8] == MAGIC else _decode_old(data)
+            if audio is None:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".chosen").unlink(missing_ok=True)
+                removed += 1
+                continue
+            if data[:8] != MAGIC:
+                payload = np.ascontiguousarray(audio, dtype="<f4").tobytes()
+                with fsio.atomic_write(path) as fh:
+                    fh.write(HEADER.pack(MAGIC, audio.size, _digest(key, payload)))
+                    fh.write(payload)
+            kept += 1
+        fsio.write_text(self.root / TAG, TAG_TEXT)
+        self.notes.append(f"{self.root}: a take cache an older indextts-dub made, migrated: {kept} takes kept"
+                          + (f", {removed} damaged removed (spoken again)" if removed else ""))
+        return kept, removed
 
     # ------------------------------------------------------------------ records
 
@@ -226,6 +294,8 @@ class TakeCache:
         except OSError:
             return None
         audio = _decode(data, _key(content, speed))
+        if audio is None and not self.marked():     # an older version's cache, not migrated yet (a dry run)
+            return _decode_old(data)
         if audio is None:                   # torn, truncated or foreign: speak it again
             self.damaged += 1
             try:
@@ -297,6 +367,8 @@ class TakeCache:
         """Whether there is a cache to trim; :class:`DubError` for a folder the cache did not mark."""
         if not os.path.lexists(self.root):
             return False
+        if not self.marked() and self.older_cache() is not None:
+            self.migrate()
         if not self.root.is_dir() or not self.marked():
             raise DubError.at(self.root, None, self.field,
                               f"is not a take cache made by indextts-dub (it has no {TAG}); nothing was removed")
@@ -324,6 +396,25 @@ class TakeCache:
         except OSError:
             pass
         return n
+
+
+_HEX = re.compile(r"[0-9a-f]+")
+_RECORD = re.compile(r"\d+\.\d{4}\.(take|chosen)")
+
+
+def _temporary(name: str) -> bool:
+    return fnmatch.fnmatch(name, fsio.TEMP_GLOB) or name.startswith(".write-test")
+
+
+def _decode_old(data: bytes) -> np.ndarray | None:
+    """The samples of an older version's record (:data:`OLD_MAGIC`: the digest covers the samples only)."""
+    if len(data) < HEADER.size:
+        return None
+    magic, n, digest = HEADER.unpack_from(data)
+    payload = data[HEADER.size:]
+    if magic != OLD_MAGIC or len(payload) != 4 * n or hashlib.sha256(payload).digest() != digest:
+        return None
+    return np.frombuffer(payload, dtype="<f4").astype(np.float32)
 
 
 def _key(content: str, speed: float) -> bytes:
