@@ -13,7 +13,7 @@ from ..cues.cue import split_speaker
 from ..cues import dialogue
 from ..engines import EngineInfo
 from ..errors import DubError, Problems
-from ..text.script import detect_language, language_name
+from ..text.script import LATIN_MIN_PROBABILITY, detect_language, language_name, latin_language
 from ..text.speech import has_han, join_display, speakable, speech_text
 from ..voices.ids import ResolvedVoice, builtin, native_voice
 from ..voices.resolve import resolve_builtin
@@ -109,6 +109,7 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
     unnamed: list[int] = []              # positions in ``lines`` of lines whose cue names nobody
     natives: dict[str, ResolvedVoice] = {}
     known = ", ".join(cast_file.characters) or "(none)"
+    latin = _file_latin(cues, info, warnings)
     for cue in cues:
         try:
             tags = inline.parse(cue, info)
@@ -163,6 +164,8 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
             skipped.append(Skipped(cue, "zero duration"))
             continue
         language = language or detect_language(display) or (info.languages[0] if info.languages else "en")
+        if language == "en" and latin and not tags.language and not (ch and ch.language):
+            language = latin                # the file's Latin-script lines read as another language
         if info.languages and language not in info.languages:
             why = (f"written in {language_name(language)}, which the {info.name} engine cannot speak "
                    f"(it speaks {', '.join(info.languages)})")
@@ -216,6 +219,20 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
                         "one; it is kept in plan.json and the timeline (IndexTTS2 renders it)")
     records = {ln.character: chosen[ln.character] for ln in lines if ln.character in chosen}
     return CastLines(lines, skipped, warnings, records)
+
+
+def _file_latin(cues, info: EngineInfo, warnings: list[str]) -> str | None:
+    """The language of a file's Latin-script lines when they read as one other than English
+    (:func:`indextts_dub.text.script.latin_language`), said in a warning; None: English."""
+    texts = [join_display(c.text) for c in cues if detect_language(c.text) == "en"]
+    found = latin_language(texts)
+    if found is None or found[0] == "en" or found[1] < LATIN_MIN_PROBABILITY:
+        return None
+    code, p = found
+    name = cues[0].file if cues and cues[0].file else "the input"
+    warnings.append(f"{name}: its Latin-script lines read as {language_name(code)} (p={p:.3f}), not English; "
+                    "a character's language in the casting file decides for that character's lines")
+    return code
 
 
 def _layer_unnamed(lines: list[Line], unnamed: list[int], voices: dict[str, ResolvedVoice], info: EngineInfo,

@@ -99,3 +99,39 @@ def test_dash_dialogue_with_a_named_half_keeps_the_name(tmp_path):
     result = cast_cues(cues, cast, INFO)
     assert [(ln.text, ln.character) for ln in result.lines] == [("Who's there?", "Alice"), ("Only me.", "Narrator"),
                                                                 ("Again.", "Alice")]
+
+
+FRENCH = ["Je ne sais pas ce que tu veux dire.", "Règle numéro un : pas touche.", "On se retrouve demain matin ?",
+          "Il faut partir avant la nuit.", "Oui, bien sûr.", "Tu es sûr qu'il viendra ?"]
+
+
+def test_a_file_whose_latin_lines_are_french_is_not_spoken_as_english(tmp_path):
+    cues = _srt(tmp_path, FRENCH)
+    cast = read_cast_file(write(tmp_path / "cast.yaml", CAST))
+    with pytest.raises(DubError) as err:
+        cast_cues(cues, cast, INFO)
+    problems = err.value.problems
+    assert [p.line for p in problems] == [2, 6, 10, 14, 18, 22]
+    assert all("written in French (Latin script), which the kokoro engine cannot speak" in p.message for p in problems)
+    result = cast_cues(cues, cast, INFO, skip_unspeakable=True)
+    assert not result.lines and len(result.skipped) == 6
+    assert any("read as French" in w for w in result.warnings)
+
+
+def test_a_characters_language_decides_over_the_files(tmp_path):
+    cues = _srt(tmp_path, [f"Alice: {t}" for t in FRENCH])
+    cast = read_cast_file(write(tmp_path / "cast.yaml", CAST.replace("Alice: kokoro:jf_alpha",
+                                                                     "Alice: {voice: kokoro:af_heart, language: en}")))
+    result = cast_cues(cues, cast, INFO)
+    assert {ln.language for ln in result.lines} == {"en"} and len(result.lines) == 6
+
+
+def test_short_english_lines_stay_english(tmp_path):
+    # a quarter of English dialogue is its commonest words: the language model is not even loaded
+    english = ["Where were you last night?", "Tell me the truth.", "No way!", "Okay.", "Come on, let's go!",
+               "I don't know what you mean.", "Is it over?", "Fine.", "What is that noise?", "Help me with this."]
+    cues = _srt(tmp_path, english)
+    cast = read_cast_file(write(tmp_path / "cast.yaml", CAST))
+    result = cast_cues(cues, cast, INFO)
+    assert {ln.language for ln in result.lines} == {"en"} and len(result.lines) == 10
+    assert not any("read as" in w for w in result.warnings)
