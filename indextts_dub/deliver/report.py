@@ -330,9 +330,12 @@ def page(title: str, rows: list[dict[str, Any]], pic: Picture, doc: dict[str, An
     legend += '<span style="background:#ff0000"></span>overrun<span style="border:1px dashed #888;background:none">' \
               '</span>cue'
     checked = [r["qa"] for r in rows if r.get("qa")]
+    scores = sorted(q["mos"] for q in checked if isinstance(q.get("mos"), (int, float)))
     if checked:
         failed = sum(not q["passed"] for q in checked)
         cards.append(("failed the check by ear (Whisper)", f"{failed} of {len(checked)}", failed > 0))
+    if scores:
+        cards.append(("predicted MOS, DNSMOS (min / median)", f"{scores[0]:.2f} / {scores[len(scores) // 2]:.2f}", False))
     trs = []
     for r in rows:
         warn = "<br>".join(e(w) for w in r["warnings"])
@@ -343,6 +346,9 @@ def page(title: str, rows: list[dict[str, Any]], pic: Picture, doc: dict[str, An
         qa = r.get("qa")
         heard = (f'<td class="heard">{e(qa["heard"])}<div class="why">error {qa["score"]:.2f}'
                  f'{"" if qa["passed"] else " (failed)"}, {qa["attempts"]} take(s)</div></td>') if qa else ""
+        if scores:
+            m = qa.get("mos") if qa else None
+            heard += f'<td class="num mos">{m:.2f}</td>' if isinstance(m, (int, float)) else '<td class="num mos">n/a</td>'
         fail = ' class="qa-fail"' if qa and not qa["passed"] else ""
         trs.append(
             f'<tr data-line="{r["index"]}"{fail}>'
@@ -383,7 +389,7 @@ programme {e(timecode(doc['programme_samples']))}</div>
 <h2>Lines</h2>
 {'<label><input type="checkbox" id="only-failed"> only the lines that failed the check by ear</label>' if checked else ''}
 <table><thead><tr><th>#</th><th>cue</th><th>character</th><th>voice</th><th>emotion</th><th>text / why</th>
-<th>speed</th><th>engine</th><th>stretch</th><th>early / past (ms)</th>{'<th>heard / error</th>' if checked else ''}<th>warnings</th><th>clip</th></tr></thead>
+<th>speed</th><th>engine</th><th>stretch</th><th>early / past (ms)</th>{'<th>heard / error</th>' if checked else ''}{'<th title="predicted listening quality, DNSMOS P.835 overall, 1-5">MOS</th>' if scores else ''}<th>warnings</th><th>clip</th></tr></thead>
 <tbody>{''.join(trs)}</tbody></table>
 <script>{JS}</script>
 </body></html>

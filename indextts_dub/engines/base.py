@@ -68,6 +68,7 @@ class EngineInfo:
     reference_voice: bool = False       # takes a reference clip as a voice (Request.reference)
     voice_blends: bool = False          # voice ids may mix styles: "0.6*a+0.4*b" (see parse_blend)
     model_id: str = ""                  # checksum or name of the weights, for caches
+    deterministic: bool = False         # ignores Request.seed: the same request, the same audio
 
     def voice_ids(self) -> list[str]:
         return [v.id for v in self.voices]

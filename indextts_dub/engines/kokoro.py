@@ -103,6 +103,7 @@ class KokoroEngine(Engine):
             reference_voice=False,
             voice_blends=True,
             model_id=_model_checksum()[:16],
+            deterministic=True,
         )
 
     @classmethod

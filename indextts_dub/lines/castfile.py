@@ -38,7 +38,8 @@ def speed_bounds_problem(lo, hi) -> str | None:
 TOP_FIELDS = ("version", "engine", "engine_options", "default_voice", "default_emotion", "voice_library", "fit",
               "characters")
 CHARACTER_FIELDS = ("voice", "ref", "library", "emotion", "emotion_ref", "emotion_alpha", "alpha", "emotion_text",
-                    "language", "speed", "speed_min", "speed_max", "gain_db", "pan", "aliases", "cues")
+                    "language", "speed", "speed_min", "speed_max", "gain_db", "pan", "aliases", "cues", "qa")
+QA_FIELDS = ("other_voice",)
 FIT_FIELDS = ("speed_min", "speed_max", "fill")
 LANGUAGES = ("en", "zh")
 GAIN_DB_RANGE = (-40.0, 12.0)
@@ -58,6 +59,7 @@ class Character:
     gain_db: float = 0.0
     pan: float = 0.0
     lines: dict[str, int] = field(default_factory=dict, compare=False)   # field -> line in the cast file
+    qa_other_voice: bool = False        # qa.other_voice: --qa retry may give a failed line another voice
 
 
 @dataclass(frozen=True)
@@ -339,6 +341,26 @@ def _level(spec: yamlfile.Mapping, key: str, lo: float, hi: float, path: Path, w
     return x
 
 
+def _qa(spec: yamlfile.Mapping, path: Path, where: str, problems: Problems) -> bool:
+    """A character's ``qa`` mapping: ``other_voice`` (true/false, default false)."""
+    if "qa" not in spec:
+        return False
+    node = spec["qa"]
+    if not isinstance(node, dict):
+        problems.add(path, spec.line("qa"), f"{where}.qa", "must be a mapping, like 'qa: {other_voice: true}'")
+        return False
+    for key in node:
+        if key not in QA_FIELDS:
+            problems.add(path, _line_of(node, key, spec.line("qa")), f"{where}.qa.{key}",
+                         f"unknown field; known: {', '.join(QA_FIELDS)}")
+    value = node.get("other_voice", False)
+    if not isinstance(value, bool):
+        problems.add(path, _line_of(node, "other_voice", spec.line("qa")), f"{where}.qa.other_voice",
+                     f"must be true or false (got {value!r})")
+        return False
+    return value
+
+
 def _character(name: str, spec: Any, line: int, base: Path, path: Path, outer: tuple[float, float],
                taken: dict[str, tuple[str, int]], problems: Problems) -> Character | None:
     """One entry of ``characters``."""
@@ -369,8 +391,9 @@ def _character(name: str, spec: Any, line: int, base: Path, path: Path, outer: t
     taken[name.casefold()] = (name, line)
     for a in aliases:
         taken.setdefault(a.casefold(), (name, line))
+    other_voice = _qa(spec, path, where, problems)
     lines = {k: spec.line(k) for k in spec} | {"name": line}
-    return Character(name, voice, language, tuple(aliases), cues, emotion, bounds, gain, pan, lines)
+    return Character(name, voice, language, tuple(aliases), cues, emotion, bounds, gain, pan, lines, other_voice)
 
 
 def read_cast_file(path: str | Path) -> CastFile:

@@ -42,6 +42,7 @@ class Line:
     reference: str | None = None                       # reference clip path, for engines that clone
     reference_hash: str | None = None
     voice_source: str = ""                             # how the voice was chosen, for the report
+    qa_other_voice: bool = False                       # the cast lets --qa retry try another voice
 
 
 @dataclass
@@ -193,7 +194,7 @@ def cast_cues(cues: list[Cue], cast_file: CastFile, info: EngineInfo, strict: bo
             unnamed.append(len(lines))
         lines.append(Line(0, cue, character, rv.voice, language, display, speech, emotion, line_bounds,
                           ch.gain_db if ch else 0.0, ch.pan if ch else 0.0, rv.reference, rv.reference_hash,
-                          rv.source))
+                          rv.source, qa_other_voice=bool(ch and ch.qa_other_voice and tags.voice is None)))
     problems.raise_if_any()
     lines = _layer_unnamed(lines, unnamed, voices, info, chosen, warnings)
 

@@ -12,7 +12,7 @@ import numpy as np
 from .. import audio, fsio
 from ..clips import Clip
 from ..timebase import SAMPLE_RATE
-from . import hearing
+from . import hearing, mos
 from .score import SCORER, error_rate
 
 THRESHOLD = 0.25          # error rate past which a line is flagged
@@ -38,11 +38,11 @@ def _read_cache(path: Path | None) -> dict[str, dict]:
         return {}
 
 
-def verdict(clip: Clip, heard: str, threshold: float, attempts: int = 1) -> dict:
-    """The ``qa`` record of a clip from what was heard."""
+def verdict(clip: Clip, heard: str, threshold: float, attempts: int = 1, quality: dict | None = None) -> dict:
+    """The ``qa`` record of a clip from what was heard (and its predicted MOS, when known)."""
     score = round(error_rate(clip.line.speech_text, heard, clip.line.language), 3)
     return {"heard": heard, "score": score, "attempts": attempts, "passed": score <= threshold,
-            "threshold": threshold}
+            "threshold": threshold} | ({"mos": quality["ovrl"]} if quality else {})
 
 
 def with_verdict(clip: Clip, record: dict) -> Clip:
@@ -53,13 +53,24 @@ def with_verdict(clip: Clip, record: dict) -> Clip:
     return replace(clip, qa=record, warnings=warnings)
 
 
-def hear(clips: list[Clip], threads: int | None = None) -> list[str]:
-    """What Whisper hears in each clip (no cache)."""
+def _speech(clip: Clip) -> np.ndarray:
+    """The clip's speech (without the silence after it) at 16 kHz."""
+    return audio.resample(clip.audio[:clip.speech_samples or clip.length], SAMPLE_RATE, hearing.SAMPLE_RATE)
+
+
+def hear(clips: list[Clip], threads: int | None = None,
+         progress: Callable[[int], None] | None = None) -> list[str]:
+    """What Whisper hears in each clip (no cache); ``progress(done)`` after each batch."""
     if not clips:
         return []
     model = hearing.load(threads)
-    items = [(audio.resample(c.audio, SAMPLE_RATE, hearing.SAMPLE_RATE), c.line.language) for c in clips]
-    return [h.text for h in model.hear(items)]
+    items = [(_speech(c), c.line.language) for c in clips]
+    return [h.text for h in model.hear(items, progress=progress)]
+
+
+def quality(clips: list[Clip], threads: int | None = None) -> list[dict | None]:
+    """Each clip's predicted listening quality (:mod:`.mos`; None without the model)."""
+    return mos.score_many([_speech(c) for c in clips], threads) if clips else []
 
 
 def check(clips: list[Clip], threshold: float = THRESHOLD, cache_folder: str | Path | None = None,
@@ -71,15 +82,17 @@ def check(clips: list[Clip], threshold: float = THRESHOLD, cache_folder: str | P
     cache = _read_cache(path)
     keys = [clip_key(c) for c in clips]
     todo = [i for i, k in enumerate(keys) if not isinstance(cache.get(k), dict) or "heard" not in cache[k]]
-    for n, start in enumerate(range(0, len(todo), hearing.BATCH)):
-        chunk = todo[start:start + hearing.BATCH]
-        for i, text in zip(chunk, hear([clips[i] for i in chunk], threads)):
-            cache[keys[i]] = {"heard": text}
-        if progress:
-            progress("checking by ear", min(len(todo), start + len(chunk)), len(todo))
-    if todo and path is not None:
+    tell = (lambda done: progress("checking by ear", done, len(todo))) if progress and todo else None
+    for i, text in zip(todo, hear([clips[i] for i in todo], threads, tell) if todo else []):
+        cache[keys[i]] = {"heard": text}
+    scored = mos.available()
+    unscored = [i for i, k in enumerate(keys) if scored and "mos" not in cache[k]]
+    for i, q in zip(unscored, quality([clips[i] for i in unscored], threads)):
+        cache[keys[i]]["mos"] = q
+    if (todo or unscored) and path is not None:
         try:
             fsio.write_text(path, json.dumps(cache, ensure_ascii=False))
         except OSError:
             pass        # a cache that cannot be written only costs time
-    return [with_verdict(c, verdict(c, cache[k]["heard"], threshold)) for c, k in zip(clips, keys)]
+    return [with_verdict(c, verdict(c, cache[k]["heard"], threshold, quality=cache[k].get("mos")))
+            for c, k in zip(clips, keys)]

@@ -1,7 +1,8 @@
 """A third-party engine for the tests, written from docs/engines.md alone: it speaks tone bursts
 whose length follows the text and the speed (with a fixed share, like real engines). Like a
 sampling engine it can break a take: a line containing "garbled" comes out as noise with seed 0
-(another seed fixes it), one containing "hopeless" always does. With ``clone`` it clones: a
+(another seed fixes it), one containing "hopeless" always does, one containing "rushed" does when
+it is sped up (a slower reading fixes it). With ``clone`` it clones: a
 reference clip's "conditioning" (the pitch of its voice) is computed once per clip and kept
 by content in the conditioning store, as IndexTTS2 keeps its own; every computation is logged
 to ``$TOY_ENGINE_CONDITIONING_LOG`` when that is set."""
@@ -59,7 +60,8 @@ class ToyEngine(Engine):
         n = int(seconds * sr)
         t = np.arange(n) / sr
         burst = (0.4 * np.sin(2 * np.pi * f * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
-        if "hopeless" in request.text or ("garbled" in request.text and request.seed == 0):
+        if "hopeless" in request.text or ("garbled" in request.text and request.seed == 0) or (
+                "rushed" in request.text and request.speed > 1.02):
             # a broken take, as a sampling engine sometimes gives: noise instead of the tone
             burst = (0.3 * np.random.default_rng([n, request.seed]).standard_normal(n)).astype(np.float32)
         pad = np.zeros(int(0.1 * sr), np.float32)
