@@ -21,8 +21,6 @@ from ..lines import Line
 from ..timebase import SAMPLE_RATE
 from .cache import TakeCache, content_key
 
-ACCEPT_LONG = 1.03     # a take this much over its target is left to the stretcher
-ACCEPT_SHORT = 0.96    # ... and this much under it is padded
 # an exact-length engine's take within this many samples of its target is padded or trimmed
 # to it (one mel frame of IndexTTS2 is 256 samples at 22.05 kHz, 557 at 48 kHz)
 EXACT_RESIDUAL = 600
@@ -264,8 +262,11 @@ class Synthesizer:
         ``ratio`` is the plan's length ratio (natural / target).
 
         1. The natural take is kept when the plan asks for natural speed or it is already
-           within the stretcher's share of the target. An exact-length engine renders every
-           other line once at the target instead (:meth:`exact`).
+           within the engine's tolerance of the target (``EngineInfo.speed_tolerance``, the
+           residual stretch its takes bear without audible harm: 7 % for the built-in engine);
+           the pitch-preserving stretch of the fit stage does the rest. A render would only
+           trade that stretch for another pass. An exact-length engine renders every other
+           line once at the target instead (:meth:`exact`).
         2. Re-use: a take an earlier solve of this content chose (this run or an earlier one),
            within the engine's tolerance of the target (``EngineInfo.speed_tolerance``), or
            chosen for a target within that tolerance, is used as is and only re-fitted: a cue
@@ -282,12 +283,13 @@ class Synthesizer:
             return self._choose(line, natural)
         if self.info.exact_length:
             return self.exact(line, natural, target, bounds)
-        if ACCEPT_SHORT * target <= natural.samples <= ACCEPT_LONG * target:
-            return self._choose(line, natural)
         within = np.log1p(self.info.speed_tolerance)
 
         def off(n: int | None) -> float:
             return abs(np.log(max(n, 1) / max(target, 1))) if n is not None else float("inf")
+
+        if off(natural.samples) <= within:
+            return self._choose(line, natural)
 
         fitting = [t for t in self.chosen(line) if off(t.samples) <= within or off(t.target) <= within]
         if fitting:

@@ -71,3 +71,26 @@ def test_one_render_per_line_beside_the_natural_and_the_model_learned(tmp_path, 
     before = [abs(c.residual - 1) for c in sped if 0.7 < c.engine_speed < 1.4]
     after = [abs(c.residual - 1) for c in again]
     assert sum(after) / len(after) < 0.5 * sum(before) / len(before)     # the prior was further off
+
+
+def test_a_natural_take_within_the_engine_tolerance_is_kept(tmp_path, toy_engine):
+    """A line whose natural take is within the engine's tolerance of its planned length keeps that
+    take (one engine call, the stretch does the rest); a line further off gets its one render."""
+    cast = write(tmp_path / "cast.yaml", "engine: toy\ncharacters:\n  Alice: high\n  Bob: low\n"
+                                         "fit: {speed_min: 0.7, speed_max: 1.4}\n")
+    tol = toy_engine.ToyEngine.describe().speed_tolerance
+    kept, rendered = [], []
+    for squeeze in (0.9, 0.8):
+        res = dub(tight_episode(tmp_path, TEXTS + OTHER, squeeze), cast=cast, out=tmp_path / f"out{squeeze}")
+        for c in res.clips:
+            off = abs(c.natural / c.speech_samples - 1) if c.speech_samples else 0.0
+            if c.passes == 1:
+                assert c.engine_speed == 1.0 and c.natural / c.speech_samples <= 1 + tol + 1e-9
+                if off > 1e-6:
+                    kept.append(c)
+                    assert c.residual == pytest.approx(c.natural / c.speech_samples)   # the stretch did it
+            else:
+                assert c.passes == 2 and c.natural / c.speech_samples > 1 + tol
+                rendered.append(c)
+        assert res.facts.synthesis_calls == len(res.clips) + sum(1 for c in res.clips if c.passes == 2)
+    assert kept and rendered, (len(kept), len(rendered))
