@@ -72,6 +72,24 @@ def fit_length(x: np.ndarray, n: int, sr: int) -> np.ndarray:
     return out
 
 
+def stretch_method() -> str:
+    """What :func:`stretch_to` is (the stretcher and its version): a stored stretch is only
+    re-used by the same one."""
+    global _STRETCH_METHOD
+    if _STRETCH_METHOD is None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            lib = version("pedalboard")
+        except PackageNotFoundError:
+            lib = "unknown"
+        _STRETCH_METHOD = f"rubberband-r3-hq/pedalboard-{lib}/fit-{FADE_S}"
+    return _STRETCH_METHOD
+
+
+_STRETCH_METHOD: str | None = None
+
+
 def stretch_to(x: np.ndarray, sr: int, n: int) -> np.ndarray:
     """Pitch-preserving time-stretch (Rubber Band R3 via pedalboard) to exactly ``n`` samples."""
     if x.size == 0 or n <= 0:

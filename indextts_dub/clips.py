@@ -9,6 +9,7 @@ clip afterwards.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from . import audio
 from .lines import Line
 from .plan import PlanEntry
-from .takes import Take
+from .takes import Take, TakeCache
 from .timebase import SAMPLE_RATE
 
 EXACT_SAMPLES = 96      # a take within 2 ms of its planned speech is padded or trimmed, not stretched
@@ -50,9 +51,25 @@ class Clip:
         return self.start + self.length
 
 
-def fit(take: Take, entry: PlanEntry, line: Line) -> Clip:
+def stretched(take: Take, n: int, cache: TakeCache | None = None) -> np.ndarray:
+    """``take`` stretched to exactly ``n`` samples (:func:`audio.stretch_to`), through ``cache``
+    when given: the stretch is stored beside the take, keyed by the take, its audio, the length
+    and the stretcher, so a re-run re-fits a line without stretching it again."""
+    if cache is None or not take.content:
+        return audio.stretch_to(take.audio, SAMPLE_RATE, n)
+    x = np.ascontiguousarray(take.audio, np.float32)
+    method = f"{audio.stretch_method()}/{hashlib.sha256(x.tobytes()).hexdigest()[:20]}"
+    y = cache.stretched(take.content, take.speed, n, method)
+    if y is None:
+        y = audio.stretch_to(x, SAMPLE_RATE, n)
+        cache.put_stretched(take.content, take.speed, method, y)
+    return y
+
+
+def fit(take: Take, entry: PlanEntry, line: Line, cache: TakeCache | None = None) -> Clip:
     """Fit one take to its plan entry: ``entry.speech_samples`` samples of speech, then silence
-    to ``entry.length``, to start on ``entry.start``, at the line's ``gain_db``."""
+    to ``entry.length``, to start on ``entry.start``, at the line's ``gain_db``; a stretch goes
+    through ``cache`` when given (:func:`stretched`)."""
     n = take.samples
     warnings = list(entry.warnings)
     target = entry.speech_samples
@@ -64,7 +81,7 @@ def fit(take: Take, entry: PlanEntry, line: Line) -> Clip:
     if abs(n - target) <= EXACT_SAMPLES:
         x = audio.fit_length(take.audio, target, SAMPLE_RATE)
     else:
-        x = audio.stretch_to(take.audio, SAMPLE_RATE, target)
+        x = stretched(take, target, cache)
     out[:target] = x[: entry.length]
     if line.gain_db:
         out = out * np.float32(10 ** (line.gain_db / 20))

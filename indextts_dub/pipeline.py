@@ -327,7 +327,7 @@ def fitted_clips(inputs: Inputs, the_plan: Plan, synth: Synthesizer, naturals: M
             done += 1
             if progress:
                 progress("fitting", done, todo)
-        clips.append(fit(take, entry, ln))
+        clips.append(fit(take, entry, ln, synth.cache))
     return clips
 
 

@@ -9,7 +9,9 @@ Layout: ``<root>/<content>/<speed>.take``, where ``<content>`` hashes everything
 speed, so the takes of one line at several speeds sit together; an empty
 ``<speed>.chosen`` beside a take says a finished speed solve chose it, and for what length
 (a timing-only edit re-uses a chosen take within the engine's tolerance).
-``speed-model.json`` holds what the takes taught about each voice's length as a function of the
+``<speed>-<samples>.stretch`` beside a take holds it stretched to that many samples by the fit
+stage (the pitch-preserving stretch is the costliest step after the engine: a re-run re-fits
+a line without redoing it). ``speed-model.json`` holds what the takes taught about each voice's length as a function of the
 engine's speed (:meth:`TakeCache.speed_shares`). Each file is one record: magic, sample
 count, SHA-256 of the key (content and speed) and the payload, float32 samples at 48 kHz;
 written to a temporary name, fsynced and renamed, so a finished take is durable the moment it
@@ -18,8 +20,8 @@ spoken again.
 
 The cache marks its folder when it makes it (``CACHEDIR.TAG``, https://bford.info/cachedir/,
 which backup tools also honour); ``prune`` and ``clear`` refuse a folder without the mark and
-remove only the files the cache writes (takes, their ``.chosen`` marks, temporary files and
-``speed-model.json``). A cache an older version made (no mark, records whose digest covers only
+remove only the files the cache writes (takes, their ``.chosen`` marks, stretched takes,
+temporary files and ``speed-model.json``). A cache an older version made (no mark, records whose digest covers only
 the samples) is migrated when it holds nothing else: each intact take rewritten with the key in
 its digest, a damaged one removed, the folder marked (:meth:`TakeCache.migrate`). Reading touches the file's mtime; ``prune`` evicts the least
 recently used files beyond a size limit. Concurrent writers are safe: the same key always
@@ -53,6 +55,7 @@ HEADER = struct.Struct("<8sQ32s")
 DEFAULT_LIMIT = 2 * 1024 ** 3    # bytes
 DIRNAME = ".indextts-dub-cache"
 SPEED_MODEL = "speed-model.json"
+STRETCH_SUFFIX = ".stretch"
 SPEED_MODEL_KEEP = 64            # observations kept per engine, voice and language
 TAG = "CACHEDIR.TAG"
 TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
@@ -310,12 +313,49 @@ class TakeCache:
         return audio
 
     def put(self, content: str, speed: float, audio: np.ndarray) -> Path:
-        path = self._path(content, speed)
+        return self._write(self._path(content, speed), _key(content, speed), audio)
+
+    def _write(self, path: Path, key: bytes, audio: np.ndarray) -> Path:
         payload = np.ascontiguousarray(audio, dtype="<f4").tobytes()
         with fsio.atomic_write(path) as fh:
-            fh.write(HEADER.pack(MAGIC, audio.size, _digest(_key(content, speed), payload)))
+            fh.write(HEADER.pack(MAGIC, audio.size, _digest(key, payload)))
             fh.write(payload)
         return path
+
+    # ------------------------------------------------------------------ stretched takes
+
+    def _stretch_path(self, content: str, speed: float, samples: int) -> Path:
+        return self.root / content[:2] / content / f"{speed_name(speed)}-{int(samples)}{STRETCH_SUFFIX}"
+
+    def stretched(self, content: str, speed: float, samples: int, method: str) -> np.ndarray | None:
+        """The take at ``speed`` stretched to ``samples`` by ``method`` (a name of the stretcher and
+        its version), if stored; a damaged or foreign record is removed and None returned."""
+        path = self._stretch_path(content, speed, samples)
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        audio = _decode(data, _stretch_key(content, speed, samples, method))
+        if audio is None or audio.size != samples:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            return None
+        try:
+            os.utime(path)
+        except OSError:
+            pass
+        return audio
+
+    def put_stretched(self, content: str, speed: float, method: str, audio: np.ndarray) -> None:
+        """Store a stretched take (see :meth:`stretched`); a cache that cannot be written only
+        costs the stretch again next time."""
+        try:
+            self._write(self._stretch_path(content, speed, audio.size),
+                        _stretch_key(content, speed, audio.size, method), audio)
+        except OSError:
+            pass
 
     # ------------------------------------------------------------------ upkeep
 
@@ -324,10 +364,17 @@ class TakeCache:
             return []
         return [p for p in self.root.glob("*/*/*.take")]
 
+    def _stretch_files(self) -> list[Path]:
+        if not self.root.exists():
+            return []
+        return [p for p in self.root.glob(f"*/*/*{STRETCH_SUFFIX}")]
+
     def info(self) -> CacheInfo:
         files = self._files()
         stats = [p.stat() for p in files]
-        return CacheInfo(self.root, len(files), len({p.parent.name for p in files}), sum(s.st_size for s in stats),
+        extra = [p.stat().st_size for p in self._stretch_files()]
+        return CacheInfo(self.root, len(files), len({p.parent.name for p in files}),
+                         sum(s.st_size for s in stats) + sum(extra),
                          min((s.st_mtime for s in stats), default=None), max((s.st_mtime for s in stats), default=None))
 
     def prune(self, limit_bytes: int | None = None) -> tuple[int, int]:
@@ -336,7 +383,7 @@ class TakeCache:
             return 0, 0
         limit = self.limit if limit_bytes is None else limit_bytes
         entries = []
-        for p in self._files():
+        for p in [*self._files(), *self._stretch_files()]:
             try:
                 st = p.stat()
             except OSError:
@@ -349,11 +396,12 @@ class TakeCache:
                 break
             try:
                 p.unlink()
-                p.with_suffix(".chosen").unlink(missing_ok=True)
+                if p.suffix == ".take":
+                    p.with_suffix(".chosen").unlink(missing_ok=True)
             except OSError:
                 continue
             total -= size
-            removed += 1
+            removed += p.suffix == ".take"
             freed += size
             for d in (p.parent, p.parent.parent):
                 try:
@@ -380,7 +428,8 @@ class TakeCache:
             return 0
         n = 0
         for folder in sorted(p for p in self.root.glob("*/*") if p.is_dir() and not p.is_symlink()):
-            for f in [*folder.glob("*.take"), *folder.glob("*.chosen"), *folder.glob(fsio.TEMP_GLOB)]:
+            for f in [*folder.glob("*.take"), *folder.glob("*.chosen"), *folder.glob(f"*{STRETCH_SUFFIX}"),
+                      *folder.glob(fsio.TEMP_GLOB)]:
                 try:
                     f.unlink()
                     n += f.suffix == ".take"
@@ -419,6 +468,10 @@ def _decode_old(data: bytes) -> np.ndarray | None:
 
 def _key(content: str, speed: float) -> bytes:
     return f"{content}/{speed_name(speed)}".encode()
+
+
+def _stretch_key(content: str, speed: float, samples: int, method: str) -> bytes:
+    return f"{content}/{speed_name(speed)}/{int(samples)}/{method}".encode()
 
 
 def _digest(key: bytes, payload: bytes) -> bytes:

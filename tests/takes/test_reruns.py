@@ -232,3 +232,45 @@ def test_cache_command(tmp_path, toy_engine):
     assert pruned.returncode == 0 and "removed" in pruned.stdout
     cleared = run_cli("cache", "clear", "-o", out)
     assert cleared.returncode == 0 and not list((out / ".indextts-dub-cache").rglob("*.take"))
+
+
+def test_stretches_are_kept_beside_the_takes(tmp_path, toy_engine, monkeypatch):
+    """The fit stage's pitch-preserving stretch is stored beside its take: a re-run with nothing
+    changed, or with one cue moved, stretches only what changed, with the same bytes out; a
+    damaged stored stretch is redone; the cache's upkeep counts and removes them."""
+    from indextts_dub import audio
+    from indextts_dub.clips import EXACT_SAMPLES
+    from indextts_dub.takes.cache import STRETCH_SUFFIX, TakeCache
+
+    calls = []
+    real = audio.stretch_to
+    monkeypatch.setattr(audio, "stretch_to", lambda x, sr, n: calls.append(n) or real(x, sr, n))
+    srt, cast, out = episode(tmp_path), write(tmp_path / "cast.yaml", CAST), tmp_path / "out"
+    first = dub(srt, cast=cast, out=out)
+    reference = outputs(out)
+    stretched = [c for c in first.clips if abs(c.residual - 1) > 0.01]
+    assert stretched and len(calls) >= len(stretched)
+    cache = TakeCache(out / ".indextts-dub-cache")
+    stored = cache._stretch_files()
+    assert len(stored) == len(calls)
+
+    calls.clear()
+    assert dub(srt, cast=cast, out=out).facts.synthesis_calls == 0
+    assert calls == [] and outputs(out) == reference              # nothing stretched again, same bytes
+
+    stored[0].write_bytes(stored[0].read_bytes()[:-8])            # torn: redone, same bytes
+    dub(srt, cast=cast, out=out)
+    assert len(calls) == 1 and outputs(out) == reference
+
+    calls.clear()
+    moved = dub(episode(tmp_path, shift_ms={5: 150}), cast=cast, out=out)   # the long line's slot moves
+    was = {c.line.index: (c.take_key, c.engine_speed, c.speech_samples) for c in first.clips}
+    refit = [c for c in moved.clips if was[c.line.index] != (c.take_key, c.engine_speed, c.speech_samples)
+             and abs(round(c.residual * c.speech_samples) - c.speech_samples) > EXACT_SAMPLES]
+    assert moved.facts.synthesis_calls == 0 and refit and len(calls) == len(refit)   # only the lines re-planned
+
+    takes = len(cache._files())
+    assert cache.info().bytes > sum(p.stat().st_size for p in cache._files())       # stretches are counted
+    assert cache.prune(0)[0] == takes                                              # ... evicted, not as takes
+    assert cache._stretch_files() == [] and cache._files() == []
+    assert not any(p.name.endswith(STRETCH_SUFFIX) for p in out.rglob("*"))
