@@ -259,19 +259,11 @@ def _hub_settings(cache: str, offline: bool):
 
 
 def _clip_file(path: str, expected_hash: str | None, what: str) -> tuple[str, str]:
-    """A clip as a file named by its content hash (``<hash>.wav`` in the user's cache), the
-    only path the model ever sees: a path string then always means one content."""
-    p = Path(path)
-    if expected_hash and p.stem == expected_hash and p.is_file():
-        return str(p), expected_hash
-    seconds = refclip.VOICE_SECONDS if what == "voice" else refclip.EMOTION_SECONDS
+    """A clip as a file named by its content hash (:func:`refclip.hashed_file`)."""
     try:
-        clip = refclip.read_clip(p, seconds, f"{what} clip")
+        return refclip.hashed_file(path, expected_hash, what)
     except refclip.ClipError as exc:
         raise EngineError(str(exc)) from None
-    if expected_hash and clip.hash != expected_hash:
-        raise EngineError(f"{what} clip {p} changed since the casting file was read; run again")
-    return str(refclip.clip_file(clip)), clip.hash
 
 
 class IndexTTS2Engine(Engine):

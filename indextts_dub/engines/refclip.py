@@ -174,3 +174,18 @@ def clip_file(clip: RefClip) -> Path:
     if not path.exists():
         fsio.write_bytes(path, clip.wav_bytes())
     return path
+
+
+def hashed_file(path: str | Path, expected_hash: str | None, what: str = "voice") -> tuple[str, str]:
+    """A clip an engine was handed (``Request.reference``, an emotion clip) as the file named by
+    its content hash, and that hash: the only path a model should see, so a path string always
+    means one content. ``what`` is ``"voice"`` or ``"emotion"`` (its length limits). A clip that
+    changed since the casting file was read is refused (:class:`ClipError`)."""
+    p = Path(path)
+    if expected_hash and p.stem == expected_hash and p.is_file():
+        return str(p), expected_hash
+    seconds = VOICE_SECONDS if what == "voice" else EMOTION_SECONDS
+    clip = read_clip(p, seconds, f"{what} clip")
+    if expected_hash and clip.hash != expected_hash:
+        raise ClipError(f"{what} clip {p} changed since the casting file was read; run again")
+    return str(clip_file(clip)), clip.hash
