@@ -228,3 +228,28 @@ def test_a_disk_filled_mid_run(small_disk, tmp_path, toy_engine, monkeypatch, ca
     (small_disk / "filler").unlink()
     monkeypatch.setattr(owner, name, real)
     assert cli.main(args) == 0 and _outputs(out) != before         # with the space back, the run goes through
+
+
+def test_a_mount_point_inside_the_output_is_refused_before_anything_moves(tmp_path, toy_engine):
+    """``stems/`` is another file system (a mount point): a rename there cannot be atomic, so the
+    run stops before the first rename, naming it, and the previous outputs stay as they were."""
+    from indextts_dub.errors import DubError
+
+    srt, cast = project(tmp_path)
+    out = tmp_path / "out"
+    dub(srt, cast=cast, out=out, cache=False)
+    before = _outputs(out)
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(out / "stems")],
+                         capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {res.stderr.strip()}")
+    try:
+        write(srt, SRT.replace("Hello there.", "Hello there, again."))
+        with pytest.raises(DubError, match=r"stems: --output: is on another file system than the output folder "
+                                           r"\(a mount point\); the run placed nothing"):
+            dub(srt, cast=cast, out=out, cache=False)
+        assert not list((out / "stems").iterdir())            # nothing went onto the mount
+    finally:
+        subprocess.run(["umount", "-l", str(out / "stems")], capture_output=True)
+    assert _outputs(out) == before
+    assert not list(out.glob(".indextts-dub-staging-*"))
