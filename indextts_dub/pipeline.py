@@ -227,10 +227,23 @@ def output_bytes(inputs: Inputs, mix: MixOptions) -> int:
     return programme * width * tracks + clips + video + 1024 ** 2
 
 
-def take_bytes(inputs: Inputs) -> int:
-    """About how much the take cache grows by in a run where nothing is cached yet (a natural
-    and a fitted take per line, float32, at most the master rate, a line at most 1.5x its cue)."""
-    return 12 * sum(ln.cue.length for ln in inputs.cast_lines.lines) + 1024 ** 2
+def take_bytes(lines: Collection) -> int:
+    """About how much the take cache grows by when ``lines`` are spoken (a natural and a fitted
+    take per line, float32, at most the master rate, a line at most 1.5x its cue)."""
+    return 12 * sum(ln.cue.length for ln in lines) + 1024 ** 2
+
+
+def check_disks(staging_dir: Path, needs: Mapping[str, tuple[Path, int]]) -> None:
+    """:func:`fsio.check_space` for the outputs and the take cache's new takes, together when they
+    share a file system: "no space left on MOUNT: N MB needed for ..." before anything is spoken."""
+    out_need = needs["the outputs"][1]
+    root, cache_need = needs.get("the take cache", (None, 0))
+    if root is not None and cache_need and os.stat(root).st_dev == os.stat(staging_dir).st_dev:
+        fsio.check_space(staging_dir, out_need + cache_need, "the outputs and the new takes of the take cache")
+        return
+    fsio.check_space(staging_dir, out_need)
+    if root is not None and cache_need:
+        fsio.check_space(root, cache_need, "the new takes of the take cache")
 
 
 def full_disk(exc: BaseException, needs: Mapping[str, tuple[Path, int]]) -> SystemFault | None:
@@ -249,7 +262,7 @@ def full_disk(exc: BaseException, needs: Mapping[str, tuple[Path, int]]) -> Syst
         folder, needed = needs[what]
         root = Path(os.path.abspath(folder))
         if where is None and what == "the outputs" or where is not None and (where == root or root in where.parents):
-            return fsio.space_fault(folder, needed, what, then)
+            return fsio.space_fault(folder, max(needed, 1024 ** 2), what, then)
     mount = fsio.mount_point(where.parent) if where is not None else None
     return SystemFault(f"no space left on {mount or 'the device'}" + (f" writing {where}" if where else "") +
                        f"; {then}")
@@ -370,11 +383,13 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         needs["the outputs"] = (Path(out), output_bytes(inp, opts.mix_options or MixOptions()))
         cache = open_cache(opts.cache, out, opts.cache_limit)
         if cache is not None:
-            needs["the take cache"] = (cache.root, take_bytes(inp))
             cache.open()                # a folder it cannot use is said now, before the engine loads
             inp.cast_lines.warnings.extend(cache.notes)      # an older version's cache migrated
-        fsio.check_space(staging.dir, needs["the outputs"][1])         # and a disk too small for the outputs
         synth = Synthesizer(inp.engine, inp.load_engine, cache)
+        if cache is not None:
+            unspoken = [ln for ln in inp.cast_lines.lines if not cache.has(synth.content(ln), 1.0)]
+            needs["the take cache"] = (cache.root, take_bytes(unspoken) if unspoken else 0)
+        check_disks(staging.dir, needs)     # and a disk too small for the outputs (and the new takes)
         naturals = natural_takes(inp, synth, progress)
         lap("natural_takes")
         the_plan = make_plan(inp, {k: t.samples for k, t in naturals.items()}, opts)

@@ -290,6 +290,10 @@ class TakeCache:
         except OSError:
             pass                        # a model that cannot be written only costs accuracy
 
+    def has(self, content: str, speed: float) -> bool:
+        """Whether a take of ``content`` at ``speed`` is stored (not read: it may still be damaged)."""
+        return self._path(content, speed).is_file()
+
     def get(self, content: str, speed: float) -> np.ndarray | None:
         path = self._path(content, speed)
         try:

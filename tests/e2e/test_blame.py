@@ -253,3 +253,22 @@ def test_a_mount_point_inside_the_output_is_refused_before_anything_moves(tmp_pa
         subprocess.run(["umount", "-l", str(out / "stems")], capture_output=True)
     assert _outputs(out) == before
     assert not list(out.glob(".indextts-dub-staging-*"))
+
+
+def test_a_cache_on_a_full_disk_is_said_before_the_engine_loads(small_disk, tmp_path, toy_engine, monkeypatch):
+    """``--cache`` on a full disk: refused with the figure before anything is spoken; once every
+    take is stored, the same full disk is no obstacle (nothing new goes into the cache)."""
+    from indextts_dub.errors import SystemFault
+
+    srt, cast = project(tmp_path)
+    cache = small_disk / "cache"
+    dub(srt, cast=cast, out=tmp_path / "first", cache=cache)          # every take stored
+    filler = _fill(small_disk)
+    assert dub(srt, cast=cast, out=tmp_path / "again", cache=cache).facts.synthesis_calls == 0
+    write(srt, SRT.replace("Hello there.", "Hello there, again."))
+    monkeypatch.setattr(toy_engine.ToyEngine, "synthesize", lambda *a: pytest.fail("the engine was asked"))
+    with pytest.raises(SystemFault, match=rf"no space left on {small_disk}: \d+ MB needed for the new takes of the "
+                                          rf"take cache in {cache}, 0 MB free; free some space"):
+        dub(srt, cast=cast, out=tmp_path / "third", cache=cache)
+    assert not (tmp_path / "third").exists()
+    filler.unlink()
