@@ -9,8 +9,11 @@ lines of one content (usually one line; lines that say the same thing in the sam
 together and in order, as a local run speaks them). Tasks are idempotent: takes are stored by
 content in the store's shared take cache and the stages' hand-overs are rewritten whole, so a
 redelivered task does the same again, cheaply. Tasks are acknowledged late and rejected when
-their worker process is lost, so a worker killed mid-task (``kill -9``) has its task delivered
-again; a worker keeps its engine loaded between tasks (one model per process).
+their worker process is lost, so a pool process killed mid-task (``kill -9``) has its task
+delivered again at once; a whole worker killed (its main process and its pool) never
+acknowledges what it took, and Redis hands that to another worker once the visibility
+timeout has passed (:func:`transport_options`). A worker keeps its engine loaded between tasks
+(one model per process).
 """
 from __future__ import annotations
 
@@ -48,6 +51,16 @@ _app: Celery | None = None
 _store_root: Path | None = None
 
 
+def transport_options(visibility_timeout: float = VISIBILITY_TIMEOUT) -> dict[str, Any]:
+    """The Redis transport's options: a message a worker took and never acknowledged (the whole
+    worker was killed, or its machine lost) is put back on the queue once ``visibility_timeout``
+    seconds have passed since it was taken; every worker looks for such messages every few
+    seconds (kombu's own default is every 100 s), so another worker runs it soon after."""
+    return {"visibility_timeout": visibility_timeout,
+            "unacked_restore_interval": max(1, min(10, int(visibility_timeout // 4))),
+            "unacked_restore_throttle": 1}
+
+
 def configure(broker: str, store: str | Path, visibility_timeout: float = VISIBILITY_TIMEOUT,
               voice_cache: int = voicecache.MAX_BYTES) -> Celery:
     """This process's Celery app, talking to ``broker`` (Redis, also the result backend), over
@@ -59,7 +72,7 @@ def configure(broker: str, store: str | Path, visibility_timeout: float = VISIBI
         _app.close()
     app = Celery("indextts_dub", set_as_current=True)
     app.conf.update(CONFIG, broker_url=broker, result_backend=broker,
-                    broker_transport_options={"visibility_timeout": visibility_timeout},
+                    broker_transport_options=transport_options(visibility_timeout),
                     result_backend_transport_options={"visibility_timeout": visibility_timeout})
     for fn in (natural, plan, fitted, deliver):
         app.task(name=f"indextts_dub.{fn.__name__}")(fn)

@@ -27,9 +27,9 @@ def start_worker(tmp_path, redis_server, store, toy_engine):
     """Start ``indextts-dub worker`` processes (the toy engine importable in them); all stopped at the end."""
     started: list[Worker] = []
 
-    def start(concurrency: int = 1, **env: str) -> Worker:
+    def start(concurrency: int = 1, extra: list[str] | None = None, **env: str) -> Worker:
         w = Worker(redis_server.url, store.root, tmp_path / f"worker{len(started)}.log", concurrency,
-                   child_env([str(toy_engine.SITE)], **env))
+                   child_env([str(toy_engine.SITE)], **env), extra)
         started.append(w)
         return w
 

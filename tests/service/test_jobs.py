@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
 import time
 
-import os
 import pytest
 
 from support.service import episode, tree
@@ -71,6 +72,40 @@ def test_a_worker_killed_mid_task_has_its_task_redelivered(tmp_path, monkeypatch
     rec = queue.wait(store, job)
     assert rec["state"] == "done", rec.get("errors")
     assert "WorkerLostError" in w.log.read_text() or "SIGKILL" in w.log.read_text()
+    assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)
+
+
+def _tasks(log: str, what: str) -> set[str]:
+    """The ids of the tasks a worker's log says were ``received`` or ``succeeded``."""
+    return set(re.findall(r"Task indextts_dub\.\w+\[([0-9a-f-]+)\] " + what, log))
+
+
+def test_a_whole_worker_killed_mid_job_has_its_task_run_by_another(tmp_path, monkeypatch, store, queue, start_worker):
+    src = tmp_path / "src"
+    episode(src)
+    short = ["--visibility-timeout", "4"]          # the tasks here last about a second
+    a = start_worker(extra=short, TOY_ENGINE_DELAY="0.8")
+    b = start_worker(extra=short, TOY_ENGINE_DELAY="0.8")
+    job = _submit(queue, store, src)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:              # a is in the middle of a task it took
+        log = a.log.read_text()
+        held = _tasks(log, "received") - _tasks(log, "succeeded")
+        if held and store.progress(job)["natural"] >= 1:
+            break
+        time.sleep(0.05)
+    assert held, "worker a never held a task"
+    time.sleep(0.2)
+    os.killpg(a.proc.pid, signal.SIGKILL)          # the main process and its pool: nothing acknowledges
+    a.proc.wait(10)
+    deadline = time.monotonic() + 60                 # a few visibility timeouts, not kombu's default sweep
+    while queue.check(store, job)["state"] not in ("done", "failed", "cancelled") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    rec = store.job(job)
+    assert rec["state"] == "done", (rec["state"], rec.get("errors"))
+    log_a = a.log.read_text()
+    lost = _tasks(log_a, "received") - _tasks(log_a, "succeeded")
+    assert lost and lost <= _tasks(b.log.read_text(), "succeeded")        # b ran what a took and lost
     assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)
 
 
