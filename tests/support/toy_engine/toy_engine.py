@@ -30,7 +30,7 @@ class ToyEngine(Engine):
                           reference_voice=bool(clone))
 
     def __init__(self, explode: bool = False, batch: bool = False, clone: bool = False):
-        self.info = self.describe(clone=clone)
+        self.info = self.describe(clone=True) if clone else self.describe()
         self.pitch: dict[str, float] = {}          # clip hash -> pitch, in memory
         self.store = ConditioningStore()
         self.calls: list[Request] = []
