@@ -7,7 +7,10 @@ writing (atomic, through :mod:`fsio`).
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -154,6 +157,56 @@ def open_wav(path: str | Path, sr: int, channels: int = 1, subtype: str = "PCM_2
                 f.write(np.clip(np.asarray(x, np.float32), -1.0, 1.0))
 
             yield write
+
+
+class Spill:
+    """Audio a run keeps on disk instead of in memory until it needs it again (every take and
+    fitted clip of a long film would not fit): float32 arrays appended to one anonymous
+    temporary file in ``folder``. The file has no name, so nothing can commit, list or leave it
+    behind; its space is freed when the last :class:`Spilled` handle to it goes."""
+
+    def __init__(self, folder: str | Path | None = None):
+        self._file = tempfile.TemporaryFile(dir=folder)
+        self._end = 0
+        self._lock = threading.Lock()
+
+    def put(self, x: np.ndarray) -> "Spilled":
+        data = np.ascontiguousarray(x, dtype="<f4").tobytes()
+        with self._lock:
+            at = self._end
+            self._end += len(data)
+        view, pos = memoryview(data), at
+        while view:
+            done = os.pwrite(self._file.fileno(), view, pos)
+            view, pos = view[done:], pos + done
+        return Spilled(self, at, int(np.asarray(x).size))
+
+    def read(self, at: int, n: int) -> np.ndarray:
+        parts, want = [], 4 * n
+        while want:
+            got = os.pread(self._file.fileno(), want, at)
+            if not got:
+                raise OSError(f"spilled audio cut short ({want} bytes missing)")
+            parts.append(got)
+            at, want = at + len(got), want - len(got)
+        return np.frombuffer(b"".join(parts), "<f4").astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class Spilled:
+    """A mono float32 array kept in a :class:`Spill`: ``size`` samples, read back by :meth:`load`."""
+
+    spill: Spill
+    offset: int
+    size: int
+
+    def load(self) -> np.ndarray:
+        return self.spill.read(self.offset, self.size)
+
+
+def samples(x: "np.ndarray | Spilled") -> np.ndarray:
+    """The samples of an array or of a :class:`Spilled` one (read back from disk)."""
+    return x.load() if isinstance(x, Spilled) else x
 
 
 def write_wav(path: str | Path, x: np.ndarray, sr: int, subtype: str = "PCM_24", container: str = "WAV") -> Path:

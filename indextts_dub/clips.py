@@ -29,7 +29,7 @@ class Clip:
 
     line: Line
     start: int                 # samples at 48 kHz (the plan's start: may precede the cue by the lead-in)
-    audio: np.ndarray          # float32, exactly the planned clip length
+    stored: np.ndarray | audio.Spilled   # float32, exactly the planned clip length (or kept on disk: read as .audio)
     speed: float               # tempo a listener hears: natural / speech (the plan's speed)
     residual: float            # stretch after the engine (take / speech; 1.0 none, >1 compressed)
     natural: int               # natural speech length, samples
@@ -43,8 +43,12 @@ class Clip:
     qa: dict | None = None     # with --qa: what was heard and its score (indextts_dub.qa)
 
     @property
+    def audio(self) -> np.ndarray:
+        return audio.samples(self.stored)
+
+    @property
     def length(self) -> int:
-        return int(self.audio.size)
+        return int(self.stored.size)
 
     @property
     def end(self) -> int:

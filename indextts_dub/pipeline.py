@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Collection, Mapping
 
+from . import audio, media
 from . import deliver as delivery
-from . import media
 from .clips import Clip, fit
 from .cues import TimelineIn, TimelineOptions, load_cues
 from .deliver import plan_json
@@ -216,15 +216,17 @@ SPARSE = 0.02
 
 def output_bytes(inputs: Inputs, mix: MixOptions) -> int:
     """About how much the outputs of a run take (generously: stems and the mix as long as the
-    programme in the chosen format, clips, the muxed video), before anything is spoken."""
+    programme in the chosen format, clips, the muxed video, and the takes and clips the run
+    keeps on that disk while it works), before anything is spoken."""
     lines = inputs.cast_lines.lines
     programme = inputs.programme_end or max((ln.cue.end for ln in lines), default=0)
     width = {"wav16": 2, "wav24": 3, "float": 4, "flac": 3}.get(mix.format, 4)
     channels = 2 if mix.background is not None or any(ln.pan for ln in lines) else 1
     tracks = len({ln.character for ln in lines}) + channels * (2 if mix.background is not None else 1)
     clips = 2 * 3 * sum(ln.cue.length for ln in lines)
+    spill = 3 * 4 * sum(ln.cue.length for ln in lines)          # float32 takes and clips (audio.Spill)
     video = Path(inputs.video.path).stat().st_size if inputs.video is not None else 0
-    return programme * width * tracks + clips + video + 1024 ** 2
+    return programme * width * tracks + clips + spill + video + 1024 ** 2
 
 
 def take_bytes(lines: Collection) -> int:
@@ -327,9 +329,11 @@ def make_plan(inputs: Inputs, natural: Mapping[int, int], options: DubOptions) -
 
 
 def fitted_clips(inputs: Inputs, the_plan: Plan, synth: Synthesizer, naturals: Mapping[int, Take],
-                 progress: Progress | None = None, only: Collection[int] | None = None) -> list[Clip]:
+                 progress: Progress | None = None, only: Collection[int] | None = None,
+                 spill: audio.Spill | None = None) -> list[Clip]:
     """Every line's take at its planned speed, fitted to its planned length (in line order), or
-    those of the lines whose index is in ``only``."""
+    those of the lines whose index is in ``only``; with a ``spill`` each clip's audio waits there
+    (on disk) for delivery."""
     pairs = [(ln, e) for ln, e in zip(inputs.cast_lines.lines, the_plan.entries) if only is None or ln.index in only]
     todo = sum(1 for _, e in pairs if abs(e.speed - 1.0) > 1e-6)
     done = 0
@@ -340,7 +344,8 @@ def fitted_clips(inputs: Inputs, the_plan: Plan, synth: Synthesizer, naturals: M
             done += 1
             if progress:
                 progress("fitting", done, todo)
-        clips.append(fit(take, entry, ln, synth.cache))
+        clip = fit(take, entry, ln, synth.cache)
+        clips.append(replace(clip, stored=spill.put(clip.audio)) if spill is not None else clip)
     return clips
 
 
@@ -385,7 +390,9 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         if cache is not None:
             cache.open()                # a folder it cannot use is said now, before the engine loads
             inp.cast_lines.warnings.extend(cache.notes)      # an older version's cache migrated
-        synth = Synthesizer(inp.engine, inp.load_engine, cache)
+        # every take and clip waits on the output's disk, not in memory: a film's would not fit
+        spill = audio.Spill(staging.dir)
+        synth = Synthesizer(inp.engine, inp.load_engine, cache, spill=spill)
         if cache is not None:
             unspoken = [ln for ln in inp.cast_lines.lines if not cache.has(synth.content(ln), 1.0)]
             needs["the take cache"] = (cache.root, take_bytes(unspoken) if unspoken else 0)
@@ -394,7 +401,7 @@ def dub(subtitles: str | Path | None, cast: str | Path | None = None, video: str
         lap("natural_takes")
         the_plan = make_plan(inp, {k: t.samples for k, t in naturals.items()}, opts)
         lap("plan")
-        clips = fitted_clips(inp, the_plan, synth, naturals, progress)
+        clips = fitted_clips(inp, the_plan, synth, naturals, progress, spill=spill)
         lap("fitted_clips")
         if opts.qa:
             qa_cache = synth.cache.root if synth.cache else None

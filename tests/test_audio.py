@@ -55,3 +55,20 @@ def test_write_wav_is_atomic_and_exact(tmp_path):
     info = sf.info(path)
     assert (info.samplerate, info.channels, info.frames, info.subtype) == (SR, 1, SR // 2, "PCM_24")
     assert [p.name for p in tmp_path.iterdir()] == ["a.wav"]
+
+
+def test_spilled_audio_comes_back_exactly_and_leaves_no_file(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    spill = audio.Spill(tmp_path)
+    arrays = [tone(seconds=0.01 * k) * k for k in range(1, 40)]
+    with ThreadPoolExecutor(4) as pool:                 # puts from several threads never overlap
+        handles = list(pool.map(spill.put, arrays))
+    assert [h.size for h in handles] == [a.size for a in arrays]
+    for h, a in zip(handles, arrays):
+        got = h.load()
+        assert got.dtype == np.float32 and np.array_equal(got, a)
+        got[:] = 0                                      # a copy: the spill is not changed
+    assert np.array_equal(handles[5].load(), arrays[5])
+    assert np.array_equal(audio.samples(handles[0]), arrays[0]) and audio.samples(arrays[1]) is arrays[1]
+    assert list(tmp_path.iterdir()) == []               # an anonymous file: nothing to commit or leave

@@ -128,9 +128,9 @@ def dialogue(clips: list[Clip], characters: list[str], programme: int,
              pans: dict[str, float] | None = None) -> mixing.Dialogue:
     """Each character's clips placed on the master clock, ``programme`` samples long (the stems,
     never made as whole arrays: :mod:`.mix` walks them block by block)."""
-    placed: dict[str, list[tuple[int, np.ndarray]]] = {ch: [] for ch in characters}
+    placed: dict[str, list[tuple[int, np.ndarray | audio.Spilled]]] = {ch: [] for ch in characters}
     for c in clips:
-        placed[c.line.character].append((c.start, c.audio))
+        placed[c.line.character].append((c.start, c.stored))
     return mixing.Dialogue(programme, placed, pans)
 
 

@@ -35,6 +35,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .. import audio
 from ..errors import DubError
 from ..timebase import SAMPLE_RATE
 
@@ -286,20 +287,21 @@ def _round(v: float | None, nd: int = 2):
 
 class Dialogue:
     """The dialogue as placed clips, never as programme-length arrays: ``clips`` maps each
-    character to ``(start sample, mono float32)`` pairs (in delivery order: overlapping clips of
-    one character add up in that order), ``programme`` is the length in samples, ``pans`` a
+    character to ``(start sample, mono float32)`` pairs (the audio may be
+    :class:`~indextts_dub.audio.Spilled`, read when a block needs it; in delivery order:
+    overlapping clips of one character add up in that order), ``programme`` is the length in samples, ``pans`` a
     character's -1..1 (any non-zero pan makes the dialogue, and so the mix, stereo)."""
 
-    def __init__(self, programme: int, clips: dict[str, list[tuple[int, np.ndarray]]],
+    def __init__(self, programme: int, clips: dict[str, list[tuple[int, np.ndarray | audio.Spilled]]],
                  pans: dict[str, float] | None = None):
         self.programme = programme
         self.characters = list(clips)
         self.pans = {ch: p for ch, p in (pans or {}).items() if ch in clips and abs(p) > 1e-9}
-        items = [(start, k, ch, np.asarray(x, np.float32)) for k, (ch, start, x) in
+        items = [(start, k, ch, x) for k, (ch, start, x) in
                  enumerate((ch, s, x) for ch, placed in clips.items() for s, x in placed)]
         self._items = sorted(items, key=lambda it: (it[0], it[1]))
         self._starts = [it[0] for it in self._items]
-        self._longest = max((it[3].shape[0] for it in self._items), default=0)
+        self._longest = max((int(it[3].size) for it in self._items), default=0)
 
     @property
     def channels(self) -> int:
@@ -311,8 +313,9 @@ class Dialogue:
         hi = bisect.bisect_left(self._starts, b)
         out: dict[str, np.ndarray] = {}
         for start, _, ch, x in sorted(self._items[lo:hi], key=lambda it: it[1]):
-            s0, s1 = max(a, start), min(b, start + x.shape[0], self.programme)
+            s0, s1 = max(a, start), min(b, start + int(x.size), self.programme)
             if s1 > s0:
+                x = np.asarray(audio.samples(x), np.float32)
                 if ch not in out:
                     out[ch] = np.zeros(b - a, np.float32)
                 out[ch][s0 - a: s1 - a] += x[s0 - start: s1 - start]
@@ -646,11 +649,9 @@ def open_audio(path: str | Path, fmt: str, channels: int, frames: int,
     """A file in one of :data:`FORMATS` written block by block: yields ``write(block)`` for mono
     (k,) or (k, channels) blocks; ``frames`` is the file's length (16-bit dither depends on it).
     The file appears when the block ends without an error (:func:`indextts_dub.audio.open_wav`)."""
-    from ..audio import open_wav
-
     container, subtype, _ = FORMATS[fmt]
     dither = Dither(frames * channels) if subtype == "PCM_16" else None
-    with open_wav(path, sr, channels, subtype, container) as write:
+    with audio.open_wav(path, sr, channels, subtype, container) as write:
         def put(x: np.ndarray) -> None:
             y = np.asarray(x, np.float32)
             write(dither(y) if dither is not None else y)

@@ -59,15 +59,19 @@ class Take:
 
     index: int                 # Line.index
     speed: float
-    audio: np.ndarray          # float32, 48 kHz, trimmed
+    stored: np.ndarray | audio.Spilled   # float32, 48 kHz, trimmed (or kept on disk: read as .audio)
     passes: int = 1            # renders the speed solve went through (from cache or engine alike;
                                # 0 = an earlier take re-used as is)
     content: str = ""          # the take cache's content key (what the take is made of, but speed)
     target: int | None = None  # the length (samples) a speed solve chose it for
 
     @property
+    def audio(self) -> np.ndarray:
+        return audio.samples(self.stored)
+
+    @property
     def samples(self) -> int:
-        return int(self.audio.size)
+        return int(self.stored.size)
 
 
 class NotCached(LookupError):
@@ -80,7 +84,8 @@ class Synthesizer:
 
     ``load`` returns the engine and is called at most once, on the first take that is
     neither in memory nor in the cache. With ``offline`` the engine is never called:
-    a missing take raises :class:`NotCached` (what ``--dry-run`` reports).
+    a missing take raises :class:`NotCached` (what ``--dry-run`` reports). With a ``spill``
+    the takes it keeps for the rest of the run wait on disk, not in memory.
     """
 
     info: EngineInfo
@@ -88,6 +93,7 @@ class Synthesizer:
     cache: TakeCache | None = None
     seed: int = 0
     offline: bool = False
+    spill: audio.Spill | None = None
     calls: int = 0              # engine calls this run
     engine_seconds: float = 0.0
     _engine: Engine | None = None
@@ -95,6 +101,16 @@ class Synthesizer:
     _chosen: dict = field(default_factory=dict)      # (content, speed) -> target, this run
     _shares: dict | None = None                      # the speed model as the run began
     _observed: dict = field(default_factory=dict)    # fixed shares this run's renders showed
+
+    def _keep(self, key: tuple, x: np.ndarray) -> np.ndarray | audio.Spilled:
+        """Remember ``x`` for this run (on disk with a spill); what a Take holds."""
+        stored = self.spill.put(x) if self.spill is not None else x
+        self._memo[key] = stored
+        return stored
+
+    def _recall(self, key: tuple) -> np.ndarray | None:
+        stored = self._memo.get(key)
+        return None if stored is None else audio.samples(stored)
 
     def _model_key(self, line: Line) -> str:
         return f"{self.info.name}|{self.info.version}|{self.info.model_id}|{line.language}|{line.voice}"
@@ -165,13 +181,13 @@ class Synthesizer:
         content = self.content(line)
         key = (content, speed)
         if key in self._memo:
-            return self._memo[key]
+            return self._recall(key)
         x = self.cache.get(content, speed) if self.cache is not None else None
         if x is None:
             if self.offline:
                 raise NotCached(f"line {line.index} at speed {speed:.4f}")
             x = self._render(self.request(line, speed), content, speed)
-        self._memo[key] = x
+        self._keep(key, x)
         return x
 
     def natural(self, line: Line) -> Take:
@@ -197,8 +213,9 @@ class Synthesizer:
             x = self._memo.get((content, 1.0))
             if x is None and content not in pending and self.cache is not None:
                 x = self.cache.get(content, 1.0)
+                if x is not None:
+                    x = self._keep((content, 1.0), x)
             if x is not None:
-                self._memo[(content, 1.0)] = x
                 out[ln.index] = Take(ln.index, 1.0, x, 1, content)
                 done += 1
                 if progress:
@@ -223,8 +240,7 @@ class Synthesizer:
                 self.calls += len(batch)
                 for ln, raw in zip(batch, raws):
                     content = self.content(ln)
-                    x = self._finish(raw, content, 1.0)
-                    self._memo[(content, 1.0)] = x
+                    x = self._keep((content, 1.0), self._finish(raw, content, 1.0))
                     for same in pending[content]:
                         out[same.index] = Take(same.index, 1.0, x, 1, content)
                         done += 1
@@ -325,7 +341,7 @@ class Synthesizer:
         if ratio == 1.0:
             return self._choose(line, natural)
         key = (content, ratio)
-        x = self._memo.get(key)
+        x = self._recall(key)
         if x is None and self.cache is not None:
             x = self.cache.get(content, ratio)
         if x is None:
@@ -335,5 +351,6 @@ class Synthesizer:
             req = dataclasses.replace(self.request(line, 1.0), target_samples=int(round(target * sr / SAMPLE_RATE)),
                                       natural_samples=int(round(n * sr / SAMPLE_RATE)))
             x = self._render(req, content, ratio, target)
-        self._memo[key] = x
+        if key not in self._memo:
+            self._keep(key, x)
         return self._choose(line, Take(line.index, ratio, x, 1, content))

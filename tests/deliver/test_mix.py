@@ -327,6 +327,23 @@ def test_original_background_flac_and_loudness_through_a_run(tmp_path, toy_engin
     assert "Loudness: dialogue" in res.summary
 
 
+def test_a_run_keeps_takes_and_clips_on_disk_not_in_memory(tmp_path, toy_engine):
+    """Every fitted clip (and take) of a run waits in the run's spill, read back when needed:
+    what the API returns still gives each clip's audio, equal to its file at the mix gain."""
+    from indextts_dub import audio
+
+    srt, cast = inputs(tmp_path)
+    out = tmp_path / "out"
+    res = dub(srt, cast=cast, out=out)
+    assert all(isinstance(c.stored, audio.Spilled) for c in res.clips)
+    gain = 10 ** (res.facts.gain_db / 20)
+    for c in res.clips:
+        x, _ = sf.read(out / "clips" / f"{c.line.index:04d}_{'Alice' if c.line.character == 'Alice' else '王老师'}.wav",
+                       dtype="float32")
+        assert x.size == c.length and np.max(np.abs(x - np.clip(c.audio * gain, -1, 1))) < 1e-6
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name or p.name.startswith(".indextts-dub-staging")]
+
+
 def test_music_and_effects_stem_is_used_and_not_ducked_by_default(tmp_path, toy_engine):
     srt, cast = inputs(tmp_path)
     me = tmp_path / "me.wav"

@@ -194,7 +194,7 @@ def _outputs(out: Path) -> dict[Path, bytes]:
 
 
 @pytest.mark.parametrize("stage, what", [
-    ("natural_takes", "the take cache"),       # new lines: their takes go into the cache first
+    ("natural_takes", "the outputs"),          # the takes wait in the run's spill, in the output folder
     ("fitted_clips", "the outputs"),
     ("deliver_staged", "the outputs"),         # soundfile's "System error." on a full disk
     ("commit", "the outputs"),                 # the commit's journal cannot be written
