@@ -33,26 +33,37 @@ for d in md.distributions():
             size += os.path.getsize(d.locate_file(f))
         except OSError:
             pass
-    reqs = []
+    reqs, extras = [], {}
     for r in d.requires or []:
-        if "extra ==" in r:
-            continue
-        reqs.append(re.sub(r"[-_.]+", "-", re.split(r"[ ;<>=!\[~(]", r, maxsplit=1)[0]).lower())
-    out[name] = {"size": size, "requires": reqs}
+        head = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?", r)
+        dep = [re.sub(r"[-_.]+", "-", head.group(1)).lower(),
+               [e.strip() for e in (head.group(2) or "").split(",") if e.strip()]]
+        extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", r)
+        if extra:
+            extras.setdefault(extra.group(1), []).append(dep)
+        else:
+            reqs.append(dep)
+    out[name] = {"size": size, "requires": reqs, "extras": extras}
 json.dump(out, sys.stdout)
 """
 
 
 def closure(name: str, dists: dict, without: str | None = None) -> set[str]:
-    seen: set[str] = set()
-    todo = [name]
+    """``name`` and everything it pulls in, extras included (``misaki[zh]`` brings jieba...)."""
+    seen: dict[str, set[str]] = {}
+    todo: list[tuple[str, list[str]]] = [(name, [])]
     while todo:
-        n = todo.pop()
-        if n in seen or n not in dists or n == without:
+        n, extras = todo.pop()
+        if n not in dists or n == without:
             continue
-        seen.add(n)
-        todo.extend(dists[n]["requires"])
-    return seen
+        first = n not in seen
+        new = set(extras) - seen.setdefault(n, set())
+        seen[n] |= new
+        if first:
+            todo.extend((d, e) for d, e in dists[n]["requires"])
+        for extra in new:
+            todo.extend((d, e) for d, e in dists[n]["extras"].get(extra, []))
+    return set(seen)
 
 
 def main() -> int:
@@ -84,7 +95,7 @@ def main() -> int:
     everything = closure(root, dists)
     print("  weight each direct requirement brings alone (what leaving it out would save):")
     rows = []
-    for req in dists.get(root, {}).get("requires", []):
+    for req in dict.fromkeys(d for d, _ in dists.get(root, {}).get("requires", [])):
         if req not in dists:
             continue
         alone = everything - closure(root, dists, without=req)
