@@ -274,3 +274,35 @@ def test_stretches_are_kept_beside_the_takes(tmp_path, toy_engine, monkeypatch):
     assert cache.prune(0)[0] == takes                                              # ... evicted, not as takes
     assert cache._stretch_files() == [] and cache._files() == []
     assert not any(p.name.endswith(STRETCH_SUFFIX) for p in out.rglob("*"))
+
+
+def test_unchanged_mix_files_are_carried_over(tmp_path, toy_engine, monkeypatch):
+    """A re-run whose clips, places and mix options are all as before does not mix, write or mux
+    again: the stems, the mix and the muxed video are the previous run's files (same bytes);
+    a mix file changed behind the run's back, or any edit, mixes again."""
+    from indextts_dub import deliver
+    from indextts_dub.deliver import mix as mixing
+
+    renders = []
+    real = mixing.render
+    monkeypatch.setattr(mixing, "render", lambda *a, **k: renders.append(1) or real(*a, **k))
+    srt, cast, out = episode(tmp_path), write(tmp_path / "cast.yaml", CAST), tmp_path / "out"
+    dub(srt, cast=cast, out=out, video=DEMO / "clip.mp4")
+    reference = outputs(out)
+    assert len(renders) == 1 and (out / deliver.MIX_RECORD).exists()
+    before = {rel: (out / rel).stat().st_mtime_ns for rel in ("dub.wav", "dubbed.mp4", "stems/Alice.wav")}
+
+    again = dub(srt, cast=cast, out=out, video=DEMO / "clip.mp4")
+    assert len(renders) == 1 and outputs(out) == reference                    # carried, byte for byte
+    assert {rel: (out / rel).stat().st_mtime_ns for rel in before} == before
+    assert again.facts.mix["dialogue_lufs"] == json.loads(reference["plan.json"])["mix"]["dialogue_lufs"]
+
+    mixed = (out / "dub.wav").read_bytes()
+    (out / "dub.wav").write_bytes(mixed[:-4] + b"\0\0\0\0")                   # changed behind the run's back
+    dub(srt, cast=cast, out=out, video=DEMO / "clip.mp4")
+    assert len(renders) == 2 and outputs(out) == reference
+
+    dub(episode(tmp_path, texts={3: "Shall we start now?"}), cast=cast, out=out, video=DEMO / "clip.mp4")
+    assert len(renders) == 3 and (out / "dub.wav").read_bytes() != mixed          # an edit mixes again
+    dub(srt, cast=cast, out=out)                                                  # no video now: mixed again
+    assert len(renders) == 4 and not (out / "dubbed.mp4").exists()
