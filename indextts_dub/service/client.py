@@ -57,6 +57,27 @@ class Client:
                                       ("callback", callback)) if v}
             return self._call("POST", "/v1/jobs", files=parts, data=data).json()
 
+    def add_voice(self, name: str, clip: str | Path, consent: str, by: str | None = None,
+                  purpose: str | None = None, date: str | None = None, replace: bool = False) -> dict[str, Any]:
+        """Register a voice with its consent record (``POST /v1/voices``); jobs then name it
+        ``{library: NAME}`` or send the same clip as a ``ref:``."""
+        data = {k: v for k, v in (("name", name), ("consent", consent), ("by", by), ("for", purpose),
+                                  ("date", date), ("replace", "true" if replace else None)) if v}
+        try:
+            fh = open(clip, "rb")
+        except OSError as exc:
+            raise DubError.at(clip, None, "clip", f"cannot read it ({exc.strerror or exc})") from None
+        with fh:
+            return self._call("POST", "/v1/voices", data=data, files={"clip": (Path(clip).name, fh)}).json()
+
+    def voices(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/voices").json()["voices"]
+
+    def remove_voice(self, name: str) -> None:
+        from urllib.parse import quote
+
+        self._call("DELETE", f"/v1/voices/{quote(name, safe='')}")
+
     def job(self, job: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/jobs/{job}").json()
 

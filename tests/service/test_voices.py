@@ -104,8 +104,12 @@ def test_jobs_use_the_callers_registered_voices_and_clone_only_with_consent(tmp_
     from indextts_dub import dub
     from indextts_dub.voices.library import Library, consent_record
 
+    from indextts_dub.service.client import Client
+
     server, keys = api
-    assert _register(server, keys["acme"], "mei").status_code == 201
+    acme = Client(server.url, keys["acme"])
+    assert acme.add_voice("mei", MEI, CONSENT["consent"], CONSENT["by"], CONSENT["for"], CONSENT["date"])["id"] == "mei"
+    assert [v["name"] for v in acme.voices()] == ["mei"]
     start_worker()
     src = tmp_path / "src"
     episode(src, cast=LIBRARY_CAST)
