@@ -10,8 +10,10 @@ heard by the same code as ``--qa`` (:mod:`indextts_dub.qa`: Whisper base int8, b
 line's language) and scored by the same scorer (word error rate for English, toneless-pinyin
 syllable error rate for Mandarin, pooled over the lines). Prints, side by side, the error
 rates, the lines past the ``--qa`` threshold, Whisper's confidence that the English lines are
-English (its language detection, not told the language), and what hearing cost next to
-synthesis, all measured in this one run. Nothing downloads.
+English (its language detection, not told the language), the median predicted MOS, and what
+the ``--qa`` pass (hearing over fitted windows, scoring, MOS) cost next to synthesis, with
+what hearing over Whisper's full 30 s windows costs for comparison, all measured in this one
+run. Nothing downloads.
 """
 from __future__ import annotations
 
@@ -93,35 +95,45 @@ def cast_file(folder: Path, name: str, voices: dict[str, str], base: Path | None
     return path
 
 
-def measure(subtitles: Path, cast: Path, out: Path) -> dict:
-    from indextts_dub import dub
+def measure(subtitles: Path, cast: Path, out: Path, full_window: bool = True) -> dict:
+    from indextts_dub import audio, dub, qa
     from indextts_dub.qa import THRESHOLD, hearing
-    from indextts_dub.qa.score import error_rate, tokens
-    from indextts_dub import audio
+    from indextts_dub.qa.score import tokens
     from indextts_dub.timebase import SAMPLE_RATE
 
     res = dub(subtitles, cast=cast, out=out, cache=False)
     synth_s = res.facts.engine_seconds
-    model = hearing.load()
     t0 = time.perf_counter()
-    items = [(audio.resample(c.audio, SAMPLE_RATE, hearing.SAMPLE_RATE), c.line.language) for c in res.clips]
-    heard = model.hear(items)
+    checked = qa.check(res.clips, cache_folder=None)        # the --qa pass: hearing, scoring, MOS
     qa_s = time.perf_counter() - t0
-    english = [items[i] for i, c in enumerate(res.clips) if c.line.language == "en"]
-    confidence = [h.language_confidence for h in model.hear(english, confidence=True)]
+    full_s = None
+    model = hearing.load()
+    english = [(audio.resample(c.audio, SAMPLE_RATE, hearing.SAMPLE_RATE), "en") for c in res.clips
+               if c.line.language == "en"]
+    shortest = hearing.MIN_FRAMES
+    hearing.MIN_FRAMES = hearing.FRAMES      # Whisper's full 30 s windows, as it was trained
+    try:
+        if full_window:         # the same hearing as before the fitted windows, for comparison
+            t0 = time.perf_counter()
+            qa.hear(res.clips)
+            full_s = time.perf_counter() - t0
+        # its language detection over the full window (a short one makes it unreliable)
+        confidence = [h.language_confidence for h in model.hear(english, confidence=True)]
+    finally:
+        hearing.MIN_FRAMES = shortest
     stats = {"en": [0.0, 0], "zh": [0.0, 0]}
     failed, worst = 0, []
-    for c, h in zip(res.clips, heard):
+    for c in checked:
         n = len(tokens(c.line.speech_text, c.line.language))
-        rate = error_rate(c.line.speech_text, h.text, c.line.language)
-        stats[c.line.language][0] += rate * n
+        stats[c.line.language][0] += c.qa["score"] * n
         stats[c.line.language][1] += n
-        failed += rate > THRESHOLD
-        worst.append((rate, c.line.text, h.text))
+        failed += c.qa["score"] > THRESHOLD
+        worst.append((c.qa["score"], c.line.text, c.qa["heard"]))
     worst.sort(reverse=True)
+    scores = sorted(c.qa["mos"] for c in checked if "mos" in c.qa)
     return {"rates": {k: (e / n if n else None) for k, (e, n) in stats.items()}, "failed": failed,
-            "lines": len(res.clips), "confidence": confidence, "synth_s": synth_s, "qa_s": qa_s,
-            "worst": worst[:3]}
+            "lines": len(res.clips), "confidence": confidence, "synth_s": synth_s, "qa_s": qa_s, "full_s": full_s,
+            "mos": scores[len(scores) // 2] if scores else None, "worst": worst[:3]}
 
 
 def main() -> int:
@@ -147,7 +159,10 @@ def main() -> int:
                 ("lines past the --qa threshold", lambda r: r["failed"], "{:d}"),
                 ("Whisper: English lines are English, min", lambda r: min(r["confidence"], default=None), "{:.1%}"),
                 ("... median", lambda r: sorted(r["confidence"])[len(r["confidence"]) // 2] if r["confidence"] else None, "{:.1%}"),
-                ("hearing / synthesis (engine) time", lambda r: r["qa_s"] / r["synth_s"], "{:.2f}x")]
+                ("predicted MOS (DNSMOS), median", lambda r: r["mos"], "{:.2f}"),
+                ("--qa pass / synthesis (engine) time", lambda r: r["qa_s"] / r["synth_s"], "{:.2f}x"),
+                ("... hearing over full 30 s windows instead", lambda r: r["full_s"] / r["synth_s"] if r["full_s"]
+                 else None, "{:.2f}x")]
         for label, get, fmt in rows:
             print(f"  {label:42s}" + "".join(f"{(fmt.format(get(r)) if get(r) is not None else 'n/a'):>18s}"
                                            for r in results.values()))
