@@ -3,9 +3,10 @@
 :func:`check` hears each clip in its line's language (:mod:`.hearing`, Whisper base int8 from
 the ``qa`` extra, loaded once, clips decoded in batches), scores what was heard against the
 line's speech text (:mod:`.score`: word error rate for English, toneless-pinyin syllable error
-rate for Mandarin) and returns the clips with ``Clip.qa`` set::
+rate for Mandarin), predicts its listening quality (:mod:`.mos`, DNSMOS from the ``speechmos``
+wheel) and returns the clips with ``Clip.qa`` set::
 
-    {"heard": "...", "score": 0.0, "attempts": 1, "passed": True, "threshold": 0.25}
+    {"heard": "...", "score": 0.0, "attempts": 1, "passed": True, "threshold": 0.25, "mos": 3.1}
 
 A line past the threshold also gets a warning, so the report, the summary and the timelines'
 markers show it. Results are cached beside the takes by the clip's content (its samples, text,
