@@ -272,3 +272,13 @@ def test_a_cache_on_a_full_disk_is_said_before_the_engine_loads(small_disk, tmp_
         dub(srt, cast=cast, out=tmp_path / "third", cache=cache)
     assert not (tmp_path / "third").exists()
     filler.unlink()
+
+
+def test_a_cache_on_a_read_only_mount_is_said_before_the_engine_loads(small_disk, tmp_path, toy_engine, monkeypatch):
+    srt, cast = project(tmp_path)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    monkeypatch.setattr(toy_engine.ToyEngine, "synthesize", lambda *a: pytest.fail("the engine was asked"))
+    with pytest.raises(DubError, match=rf"{small_disk}/cache: --cache: cannot be used as the take cache: "
+                                       r"Read-only file system"):
+        dub(srt, cast=cast, out=tmp_path / "out", cache=small_disk / "cache")
+    assert not (tmp_path / "out").exists()
