@@ -188,9 +188,11 @@ def _fill(folder: Path) -> Path:
 
 
 def _outputs(out: Path) -> dict[Path, bytes]:
-    """The run's outputs and records (not the take cache, not the lock)."""
+    """The run's outputs and its manifest (not the take cache, the lock or the mix record, which
+    describe work, not outputs)."""
     return {p: p.read_bytes() for p in out.rglob("*")
-            if p.is_file() and ".indextts-dub-cache" not in p.parts and p.name != ".indextts-dub.lock"}
+            if p.is_file() and not any(part.startswith(".") and part != ".indextts-dub-manifest.json"
+                                       for part in p.relative_to(out).parts)}
 
 
 @pytest.mark.parametrize("stage, what", [
