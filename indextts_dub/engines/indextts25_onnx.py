@@ -334,7 +334,7 @@ class IndexTTS25OnnxEngine(Engine):
             np.savez(buf, **{k: np.asarray(v) for k, v in vars(ctx).items()})
             self.store.put(NAME, self._store_version(), clip_hash, "speaker", buf.getvalue())
         self._speakers[clip_hash] = ctx
-        while len(self._speakers) > 32:
+        while len(self._speakers) > 16:          # a few MB each for the real model
             self._speakers.popitem(last=False)
         return ctx
 
