@@ -22,10 +22,11 @@ import pytest
 from support import indextts2_real
 from support.paths import DEMO, REPO, write
 
-# The tier costs ~8 min to build its venv (PyPI) and ~8 min of CPU; until CI's budget for it is
-# measured on a clean machine it runs on request: INDEXTTS_DUB_REAL_TIER=1 python -m pytest tests/engines/indextts2_real
-pytestmark = pytest.mark.skipif(os.environ.get("INDEXTTS_DUB_REAL_TIER") != "1",
-                                reason="the real index-tts tier runs with INDEXTTS_DUB_REAL_TIER=1")
+# The tier builds its venv once per machine (PyPI; measured on 2 cores with the machine shared:
+# 470 s of CPU in all for the build and both tests, 2.5 GB resident at most, 3.1 GB of disk);
+# the README's test command runs it. INDEXTTS_DUB_REAL_TIER=0 leaves it out of a local run.
+pytestmark = pytest.mark.skipif(os.environ.get("INDEXTTS_DUB_REAL_TIER") == "0",
+                                reason="INDEXTTS_DUB_REAL_TIER=0 leaves the real index-tts tier out")
 
 SCENE = Path(__file__).resolve().parent / "scene.py"
 
