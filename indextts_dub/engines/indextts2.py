@@ -68,6 +68,7 @@ import numpy as np
 
 from . import indextts2_files as files
 from . import refclip
+from .exact import solve_factor
 from .base import Engine, EngineConfigError, EngineError, EngineInfo, Request
 from .condstore import ConditioningStore
 
@@ -740,28 +741,8 @@ class IndexTTS2Engine(Engine):
             natural = self._natural[key]
             if natural == 0:
                 return x
-        lo, hi = DURATION_FACTOR_RANGE
-        factor = min(max(target / natural, lo), hi)
-        tried: list[tuple[float, int]] = [(1.0, natural)]
-        best, best_err = None, 0
-        for _ in range(MEL_RENDERS):
-            x = self._render(kw, spk, emo, key, factor)
-            speech = audio.trim_silence(x, sr).size
-            err = speech - target
-            if best is None or abs(err) < abs(best_err):
-                best, best_err = x, err
-            if abs(err) <= self.layout.hop or speech == 0:
-                break
-            tried.append((factor, speech))
-            # the speech length is close to linear in the factor (the mel stage interpolates the
-            # codes uniformly; trimming keeps a fixed margin): solve through the last two renders
-            (f1, s1), (f2, s2) = tried[-2], tried[-1]
-            new = f2 + (target - s2) * (f2 - f1) / (s2 - s1) if s2 != s1 else factor * target / speech
-            new = min(max(new, lo), hi)
-            if abs(new - factor) < 1e-6:
-                break
-            factor = new
-        return best
+        return solve_factor(lambda f: self._render(kw, spk, emo, key, f), natural, target, sr,
+                            DURATION_FACTOR_RANGE, MEL_RENDERS, self.layout.hop)
 
 
 def _numpy(t: Any) -> Any:

@@ -37,7 +37,6 @@ pads or stretches, as for any exact-length engine.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import io
@@ -53,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from . import refclip
+from .exact import solve_factor
 from .base import Engine, EngineConfigError, EngineError, EngineInfo, Request
 from .condstore import ConditioningStore
 
@@ -222,7 +222,7 @@ class IndexTTS25OnnxEngine(Engine):
                 lines.append(get.replace("DIR", str(folder)))
         if not lines:
             return None
-        return "\n".join([f"IndexTTS-2.5 ONNX cannot load; nothing was loaded or downloaded:", *lines])
+        return "\n".join(["IndexTTS-2.5 ONNX cannot load; nothing was loaded or downloaded:", *lines])
 
     # ------------------------------------------------------------------ loading
 
@@ -400,8 +400,6 @@ class IndexTTS25OnnxEngine(Engine):
         return out
 
     def _synthesize(self, request: Request) -> np.ndarray:
-        from .. import audio
-
         path, clip_hash = self._clip(request)
         key = self.take_key(request, clip_hash)
         if request.target_samples is None:
@@ -414,26 +412,8 @@ class IndexTTS25OnnxEngine(Engine):
             natural = self._natural[key]
             if natural == 0:
                 return x
-        lo, hi = DURATION_FACTOR_RANGE
-        factor = min(max(target / natural, lo), hi)
-        tried: list[tuple[float, int]] = [(1.0, natural)]
-        best, best_err = None, 0
-        for _ in range(RENDERS):
-            x = self._render(request, path, clip_hash, key, factor)
-            speech = audio.trim_silence(x, SAMPLE_RATE).size
-            err = speech - target
-            if best is None or abs(err) < abs(best_err):
-                best, best_err = x, err
-            if abs(err) <= HOP or speech == 0:
-                break
-            tried.append((factor, speech))
-            (f1, s1), (f2, s2) = tried[-2], tried[-1]
-            new = f2 + (target - s2) * (f2 - f1) / (s2 - s1) if s2 != s1 else factor * target / speech
-            new = min(max(new, lo), hi)
-            if abs(new - factor) < 1e-6:
-                break
-            factor = new
-        return best
+        return solve_factor(lambda f: self._render(request, path, clip_hash, key, f), natural, target,
+                            SAMPLE_RATE, DURATION_FACTOR_RANGE, RENDERS, HOP)
 
 
 class _CodeReplay:
