@@ -36,7 +36,6 @@ import json
 import math
 import os
 import re
-import shutil
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -295,16 +294,24 @@ class TakeCache:
         return self._path(content, speed).is_file()
 
     def get(self, content: str, speed: float) -> np.ndarray | None:
-        path = self._path(content, speed)
+        return self._read(self._path(content, speed), _key(content, speed), take=True)
+
+    def _read(self, path: Path, key: bytes, samples: int | None = None, take: bool = False) -> np.ndarray | None:
+        """A stored record's audio under ``key`` (of ``samples`` samples when given), its use
+        time touched; a torn, truncated or foreign record is removed (a take's counted as
+        damaged: it is spoken again) and None returned. An older version's take in a cache not
+        migrated yet (a dry run) is read as it is."""
         try:
             data = path.read_bytes()
         except OSError:
             return None
-        audio = _decode(data, _key(content, speed))
-        if audio is None and not self.marked():     # an older version's cache, not migrated yet (a dry run)
+        audio = _decode(data, key)
+        if audio is not None and samples is not None and audio.size != samples:
+            audio = None
+        if audio is None and take and not self.marked():
             return _decode_old(data)
-        if audio is None:                   # torn, truncated or foreign: speak it again
-            self.damaged += 1
+        if audio is None:
+            self.damaged += take
             try:
                 path.unlink()
             except OSError:
@@ -334,23 +341,8 @@ class TakeCache:
     def stretched(self, content: str, speed: float, samples: int, method: str) -> np.ndarray | None:
         """The take at ``speed`` stretched to ``samples`` by ``method`` (a name of the stretcher and
         its version), if stored; a damaged or foreign record is removed and None returned."""
-        path = self._stretch_path(content, speed, samples)
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        audio = _decode(data, _stretch_key(content, speed, samples, method))
-        if audio is None or audio.size != samples:
-            try:
-                path.unlink()
-            except OSError:
-                pass
-            return None
-        try:
-            os.utime(path)
-        except OSError:
-            pass
-        return audio
+        return self._read(self._stretch_path(content, speed, samples),
+                          _stretch_key(content, speed, samples, method), samples)
 
     def put_stretched(self, content: str, speed: float, method: str, audio: np.ndarray) -> None:
         """Store a stretched take (see :meth:`stretched`); a cache that cannot be written only
