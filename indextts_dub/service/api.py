@@ -227,13 +227,7 @@ def create_app(store: Store, broker: str, keys: Keys, max_upload: int = MAX_UPLO
         folder = voices.stage_clip(store)
         try:
             dest = folder / upload
-            total = 0
-            with open(dest, "wb") as fh:
-                while chunk := await clip.read(1 << 20):
-                    total += len(chunk)
-                    if total > limit:
-                        raise HTTPException(413, f"a voice clip is limited to {limit} bytes")
-                    fh.write(chunk)
+            await _save_upload(clip, dest, 0, limit, "a voice clip")
             entry = await run_in_threadpool(voices.register, store, tenant, text["name"], dest, upload,
                                             text["consent"], text["by"], text["for"], text["date"],
                                             replace in ("true", "1", "yes"))
@@ -266,6 +260,18 @@ def create_app(store: Store, broker: str, keys: Keys, max_upload: int = MAX_UPLO
     return app
 
 
+async def _save_upload(upload, dest: Path, total: int, limit: int, what: str) -> int:
+    """Stream an upload into ``dest`` in 1 MiB chunks; ``total``: bytes already taken by this
+    request. 413 once the total passes ``limit``. Returns the new total."""
+    with open(dest, "wb") as fh:
+        while chunk := await upload.read(1 << 20):
+            total += len(chunk)
+            if total > limit:
+                raise HTTPException(413, f"{what} is limited to {limit} bytes")
+            fh.write(chunk)
+    return total
+
+
 async def _uploads(store: Store, job: str, form, max_upload: int, problems: Problems) -> dict[str, str | None]:
     """Write a multipart form's files into the job's input folder; their names."""
     names: dict[str, str | None] = {}
@@ -294,12 +300,7 @@ async def _uploads(store: Store, job: str, form, max_upload: int, problems: Prob
             problems.add(name.as_posix(), None, field, "two uploads have this name")
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with open(dest, "wb") as fh:
-            while chunk := await value.read(1 << 20):
-                total += len(chunk)
-                if total > max_upload:
-                    raise HTTPException(413, f"a job's upload is limited to {max_upload} bytes")
-                fh.write(chunk)
+        total = await _save_upload(value, dest, total, max_upload, "a job's upload")
     if "subtitles" not in names:
         problems.add(None, None, "subtitles", "a job needs its subtitles (or timeline) file")
     problems.raise_if_any()
