@@ -9,6 +9,8 @@
   100 ms or less whose text another such event repeats within a second); events placed with
   ``\\pos`` or ``\\move`` in a style that is not a dialogue style (one whose events are mostly
   placed or that short; a style with one event is a dialogue style).
+- **Karaoke** (sung, not spoken): an event whose syllables are timed with ``\\k``, ``\\K``,
+  ``\\kf`` or ``\\ko`` (two or more), whatever its style is called, is skipped as lyrics.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ _DRAWING = re.compile(r"(\{[^}]*\\p(?:[1-9]\d*)[^}]*\})(.*?)(?=\{[^}]*\\p0[^}]*\
 _PLACED = re.compile(r"\{[^}]*\\(?:pos|move)\s*\(")
 _SIGN_STYLE = re.compile(r"(?:^|[\W_])(?:signs?|ts|typeset\w*|op|ed|opening|ending|karaoke|kara|kfx|romaji|kanji|"
                          r"lyrics?|song|insert|title|logo|credits?|staff|screen|overlay|caption)(?:[\W_\d]|$)", re.I)
+_KARAOKE = re.compile(r"\\(?:k[fo]?|K)\d")
 FRAME_COPY_MS = 100
 
 
@@ -46,6 +49,8 @@ def sign_reasons(events: list[tuple[int, int, str, str, bool]]) -> dict[int, str
     for i, e in enumerate(events):
         if _SIGN_STYLE.search(e[2] or ""):
             reasons[i] = f"sign (style {e[2]})"
+        elif sum(len(_KARAOKE.findall(b)) for b in re.findall(r"\{[^}]*\}", e[3])) >= 2:
+            reasons[i] = "lyrics (karaoke timing)"
         elif short(e) and plain[i] and any(
                 j != i and plain[j] == plain[i] and short(events[j]) and abs(events[j][0] - e[0]) <= 1000
                 for j in range(max(0, i - 50), min(len(events), i + 51))):

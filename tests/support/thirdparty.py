@@ -3,7 +3,10 @@
 Each source folder holds copies of another project's test files, its ``PROVENANCE.md`` and an
 ``expected.json``: file -> the text of each cue as that project's own tests expect it (``null``:
 the file must be refused). :func:`outcome` compares what the dub would speak, cue by cue, with
-that text put through the same speech normalisation; ``python tests/support/thirdparty.py``
+that text put through the same speech normalisation; an optional ``not-dialogue.json`` lists the
+cues (file -> {1-based cue position: reason}) that upstream parses as text but that are not
+dialogue (karaoke lyrics): they must be skipped with that reason, the others spoken as expected.
+``python tests/support/thirdparty.py``
 prints the figures per source (files read / refused / crashed / wrong).
 """
 from __future__ import annotations
@@ -26,6 +29,7 @@ class Case:
     source: str
     name: str                      # the file's path inside its source folder
     expected: list[str] | None     # each cue's text as the upstream tests expect it; None: refused
+    not_dialogue: tuple[tuple[int, str], ...] = ()   # (1-based cue position, skip reason)
 
     @property
     def path(self) -> Path:
@@ -34,7 +38,10 @@ class Case:
 
 def cases(source: str) -> list[Case]:
     expected = json.loads((ROOT / source / "expected.json").read_text(encoding="utf-8"))
-    return [Case(source, name, texts) for name, texts in sorted(expected.items())]
+    extra = ROOT / source / "not-dialogue.json"
+    skips = json.loads(extra.read_text(encoding="utf-8")) if extra.is_file() else {}
+    return [Case(source, name, texts, tuple(sorted((int(k), v) for k, v in skips.get(name, {}).items())))
+            for name, texts in sorted(expected.items())]
 
 
 def _unescape_wpt(s: str) -> bytes:
@@ -117,23 +124,37 @@ def spoken(path: Path) -> list[str]:
     return out
 
 
+def _skip_reasons(path: Path) -> set[str]:
+    from indextts_dub.cues import read_cues
+
+    return {sk.reason for sk in read_cues(path).skipped}
+
+
 def outcome(case: Case) -> tuple[str, str]:
     """``("ok" | "refused" | "crashed" | "wrong", detail)``."""
     from indextts_dub.errors import DubError
 
+    skip = dict(case.not_dialogue)
+    texts = None if case.expected is None else [t for i, t in enumerate(case.expected, 1) if i not in skip]
     with tempfile.TemporaryDirectory() as tmp:
         path = materialise(case, Path(tmp))
         try:
             got = spoken(path)
+            told = _skip_reasons(path)
         except DubError as exc:
-            if case.expected is None or not expected_speech(case.expected, markup=case.source in MARKUP):
+            if texts is None or not expected_speech(texts, markup=case.source in MARKUP):
+                missing = [r for r in skip.values() if r not in str(exc)]
+                if missing:
+                    return "wrong", f"refused without saying {missing!r}: {exc}"
                 return "ok", f"refused as it should be: {exc}"
             return "refused", str(exc)
         except Exception as exc:  # noqa: BLE001 - the figure counts crashes
             return "crashed", f"{type(exc).__name__}: {exc}"
-    if case.expected is None:
+    if texts is None:
         return "wrong", f"should be refused, speaks {got!r}"
-    want = expected_speech(case.expected, markup=case.source in MARKUP)
+    if any(r not in told for r in skip.values()):
+        return "wrong", f"should skip {sorted(skip.values())!r}, skips {sorted(told)!r}"
+    want = expected_speech(texts, markup=case.source in MARKUP)
     if got != want:
         return "wrong", f"speaks {got!r}, expected {want!r}"
     return "ok", ""
