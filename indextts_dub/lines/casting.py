@@ -242,13 +242,18 @@ def _layer_unnamed(lines: list[Line], unnamed: list[int], voices: dict[str, Reso
     its start (layer 1: the default voice, as ``Narrator``), except that a later part of a cue
     split at its dashes (``- Hi.`` / ``- Hello.``: two people by definition) never takes the layer
     of the part before it; layer k > 1 is ``Narrator k`` with the (k-1)-th of the engine's
-    built-in voices that neither the default voice nor any character of the cast uses (round the
-    list again past its end). An engine without built-in voices keeps them all on the default
+    built-in voices native to the line's language (any, if none is) that neither the default
+    voice nor any character of the cast uses (round the list again past its end). An engine without built-in voices keeps them all on the default
     voice (their overlaps are then same-character overlaps)."""
     if not unnamed:
         return lines
-    taken = {rv.voice for rv in voices.values()}
-    spare = [v for v in info.voice_ids() if v not in taken]
+    taken = {rv.voice for rv in voices.values()} | {lines[p].voice for p in unnamed}
+    spare_all = [v for v in info.voices if v.id not in taken]
+
+    def spare(language: str) -> list[str]:
+        """The unused built-in voices native to ``language`` (any unused one if none is)."""
+        native = [v.id for v in spare_all if language in v.languages]
+        return native or [v.id for v in spare_all]
     ends: list[int] = []                  # per layer, where its last line ends
     layer_of: dict[int, int] = {}
     part_layer: dict[tuple[str, int], tuple[int, int]] = {}   # (file, cue index) -> (turn, layer) of its last part
@@ -267,7 +272,7 @@ def _layer_unnamed(lines: list[Line], unnamed: list[int], voices: dict[str, Reso
         layer_of[pos] = k
         if cue.turn:
             part_layer[(cue.file, cue.index)] = (cue.turn, k)
-    if len(ends) < 2 or not spare:
+    if len(ends) < 2 or not spare_all:
         return lines
     out = list(lines)
     overlap: dict[str, int] = {}
@@ -275,7 +280,8 @@ def _layer_unnamed(lines: list[Line], unnamed: list[int], voices: dict[str, Reso
     for pos, k in layer_of.items():
         if k == 0:
             continue
-        voice = spare[(k - 1) % len(spare)]
+        pool = spare(lines[pos].language)
+        voice = pool[(k - 1) % len(pool)]
         character = f"{DEFAULT_CHARACTER} {k + 1}"
         rv = builtin(voice, info)
         source = f"{rv.source} (layer {k + 1} of the cues that name no speaker)"

@@ -135,3 +135,13 @@ def test_short_english_lines_stay_english(tmp_path):
     result = cast_cues(cues, cast, INFO)
     assert {ln.language for ln in result.lines} == {"en"} and len(result.lines) == 10
     assert not any("read as" in w for w in result.warnings)
+
+
+def test_the_second_voice_of_mandarin_dash_dialogue_speaks_mandarin(tmp_path):
+    cues = _srt(tmp_path, ["- 谁啊？\n- 是我，快开门。", "你怎么才来？"])
+    cast = read_cast_file(write(tmp_path / "cast.yaml", "engine: kokoro\ndefault_voice: kokoro:zf_xiaobei\n"))
+    result = cast_cues(cues, cast, INFO)
+    voices = {v.id: v for v in INFO.voices}
+    assert [ln.character for ln in result.lines] == ["Narrator", "Narrator 2", "Narrator"]
+    assert all("zh" in voices[ln.voice].languages for ln in result.lines)
+    assert result.lines[0].voice != result.lines[1].voice
