@@ -163,6 +163,8 @@ def decide(cues: list[Cue], speak: str | None = None, name: str = "", captions: 
             elif (dash := _DASH.match(ln)) and (cand := candidate(ln[dash.end():])):
                 counts[_fold(cand[0])] += 1         # "- Alice: ..." in dash dialogue
     accepted = {name for name, n in counts.items() if n >= 2}
+    # a name the file itself gives as a speaker (a <v> voice, an ASS Name field) is one anywhere
+    accepted |= {_fold(c.speaker) for c in cues if c.speaker and c.speaker_from in ("voice-tag", "name-field")}
 
     def accept(name: str) -> bool:
         return _fold(name) in accepted or _caps_label(name)

@@ -165,9 +165,25 @@ def _vtt_events(path: Path, text: str, warnings: list[str]) -> list[Event]:
     events = []
     for c in doc.cues:
         named = [who for who, _ in c.voices if who]
-        events.append(Event(c.line, c.id, c.start_ms, c.end_ms, c.text,
+        events.append(Event(c.line, c.id, c.start_ms, c.end_ms, _voice_labels(c.voices) if len(set(named)) > 1 else c.text,
                             named[0] if named else None, "voice-tag" if named else None))
     return events
+
+
+def _voice_labels(voices: list[tuple[str | None, str]]) -> str:
+    """A cue of several ``<v>`` voices as the text of one with mid-cue labels (``Name: ...`` on
+    the line where another voice starts), which the dialogue reader splits between the voices
+    (:func:`.dialogue.decide` takes every voice the file names as a speaker)."""
+    out, prev = [], None
+    for k, (who, text) in enumerate(voices):
+        text = text.strip("\n")
+        if not text.strip():
+            continue
+        if k > 0 and who and who != prev:
+            text = f"{who}: {text.lstrip()}"
+        out.append(text)
+        prev = who or prev
+    return "\n".join(out)
 
 
 def _pysubs2_events(path: Path, text: str, fmt: str, warnings: list[str]) -> list[Event]:

@@ -222,3 +222,16 @@ def test_text_after_a_nul_byte_is_text(tmp_path):
     ass = write(tmp_path / "nul.ass", ASS.replace("Default,Alice,0,0,0,,{\\i1}Hello", "Default,Al\x00ice,0,0,0,,{\\i1}Hel\x00lo"))
     first = read_cues(ass)[0]
     assert (first.speaker, first.text) == ("Al ice", "Hel lo\nthere")
+
+
+def test_a_webvtt_cue_of_two_voices_is_split_between_them(tmp_path):
+    # vtt.js's cycle-collector-talk.vtt: two <v> voices in one cue, each its own line and voice
+    path = tmp_path / "talk.vtt"
+    path.write_text("WEBVTT\n\n00:00.000 --> 00:03.000\n<v Kyle Huey> Not ready yet?\n\n"
+                    "00:04.000 --> 00:05.000\n<v Chris Pearce> Okay, we're good now.</v>\n"
+                    "<v Kyle Huey> Oh, now we're good?</v>\n", encoding="utf-8")
+    cues = read_cues(path)
+    assert [(c.speaker, c.text) for c in cues] == [("Kyle Huey", "Not ready yet?"),
+                                                  ("Chris Pearce", "Okay, we're good now."),
+                                                  ("Kyle Huey", "Oh, now we're good?")]
+    assert cues[1].start == 4 * 48000 and cues[1].end == cues[2].start and cues[2].end == 5 * 48000
