@@ -164,11 +164,22 @@ class Store:
         fsio.write_bytes(path, str(lines).encode())
 
     def progress(self, job: str) -> dict[str, int]:
-        """Lines done per fanned-out stage."""
+        """Lines done per fanned-out stage: finished marks only (a mark being written is a hidden
+        temporary file beside them; one that vanishes while it is read, as a cancelled job's
+        folder is removed, is not counted)."""
         out = {}
         for stage in ("natural", "fitted"):
+            out[stage] = 0
             folder = self.work(job) / "done" / stage
-            out[stage] = sum(int(f.read_text() or 0) for f in folder.iterdir()) if folder.is_dir() else 0
+            try:
+                marks = [f for f in folder.iterdir() if not f.name.startswith(".")]
+            except FileNotFoundError:
+                continue
+            for f in marks:
+                try:
+                    out[stage] += int(f.read_text() or 0)
+                except (FileNotFoundError, ValueError):
+                    continue
         return out
 
     def output_file(self, job: str, relative: str) -> Path:

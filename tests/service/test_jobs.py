@@ -171,3 +171,26 @@ def test_a_job_with_the_built_in_engine(tmp_path, monkeypatch, store, queue, sta
     assert rec["state"] == "done", rec.get("errors")
     assert rec["engine"] == "kokoro"
     assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)
+
+
+def test_progress_counts_only_finished_marks_while_they_are_written(store):
+    """A mark being written is a hidden temporary file beside the finished ones; progress read at
+    that moment (the API does, on every GET of the job) counts only finished marks, and a
+    temporary file renamed away under it is no error (CI saw a 500 from that race)."""
+    from indextts_dub import fsio
+
+    job = store.new_job()
+    store.mark(job, "natural", 0, 3)
+    folder = store.work(job) / "done" / "natural"
+    fsio.temporary_name(folder / "00001").write_text("4")          # a writer mid-way
+    assert store.progress(job) == {"natural": 3, "fitted": 0}
+
+    real_iterdir = type(folder).iterdir
+
+    def racing(self):          # listed, then gone before it is read (a cancelled job's folder removed)
+        for p in real_iterdir(self):
+            yield p
+        yield self / "00002"
+    import unittest.mock
+    with unittest.mock.patch.object(type(folder), "iterdir", racing):
+        assert store.progress(job) == {"natural": 3, "fitted": 0}
