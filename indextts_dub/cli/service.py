@@ -47,6 +47,9 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
 
 def _batch_queued(args: argparse.Namespace, episodes) -> int:
+    import shutil
+
+    from ..errors import Problem
     from ..service import jobs
     from ..service.store import Store
 
@@ -54,18 +57,35 @@ def _batch_queued(args: argparse.Namespace, episodes) -> int:
         raise DubError.at(None, None, "--store", "--broker needs --store, the folder the workers mount")
     tasks = _service_module("tasks")
     store = Store.at(args.store)
+    try:
+        store.library(args.tenant)
+    except KeyError:
+        raise DubError.at(None, None, "--tenant",
+                          f"not a tenant name: {args.tenant!r} (letters, digits, '.', '-', '_')") from None
     tasks.configure(args.broker, store.root)
-    queued = []
+    # every episode is checked as the server checks a job (its voices included) before any is queued
+    prepared = []
     failed = 0
     for ep in episodes:
+        given: dict[str, str] = {}           # a job's names for its files -> the batch file's
         try:
             names, files = jobs.input_files(ep.input, ep.cast, ep.video)
-            job = tasks.create(store, files, names["subtitles"], names["cast"], names["video"], ep.options)
+            given = {names[k]: str(p) for k, p in (("subtitles", ep.input), ("cast", ep.cast)) if names[k]}
+            job = tasks.create(store, files, names["subtitles"], names["cast"], names["video"], ep.options,
+                               tenant=args.tenant)
         except DubError as exc:
             failed += 1
-            for problem in exc.problems:
-                print(f"error: {problem}", file=sys.stderr)
+            for p in exc.problems:
+                print(f"error: {Problem(given.get(p.file, p.file), p.line, p.field, p.message)}", file=sys.stderr)
             continue
+        prepared.append((ep, job))
+    if failed:
+        for _, job in prepared:
+            shutil.rmtree(store.job_dir(job), ignore_errors=True)
+        print(f"nothing queued: {failed} of {len(episodes)} episodes refused", file=sys.stderr)
+        return 2
+    queued = []
+    for ep, job in prepared:
         tasks.start(store, job)
         print(f"queued {ep.input} as job {job}", flush=True)
         queued.append((ep, job))
@@ -163,6 +183,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     b.add_argument("jobs", type=Path, metavar="JOBS.yaml", help="the episodes: inputs, cast, output folder each")
     b.add_argument("--broker", help="run them as jobs on this Redis (redis://HOST:PORT/DB) instead of here")
     b.add_argument("--store", help="with --broker: the store folder the workers mount")
+    b.add_argument("--tenant", default="local",
+                   help="with --broker: whose registered voices the jobs use, and clone (default: local)")
     b.add_argument("-q", "--quiet", action="store_true", help="no per-episode summary")
     b.set_defaults(func=_cmd_batch)
 

@@ -20,7 +20,6 @@ its consent record (``consent``: the statement as given, ``by``: who agreed, ``f
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -32,7 +31,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ..errors import DubError, Problem, Problems
-from ..pipeline import DubOptions
 from . import batch, jobs, tasks, voicecache, voices
 from .keys import Keys
 from .store import Store
@@ -139,13 +137,9 @@ def create_app(store: Store, broker: str, keys: Keys, max_upload: int = MAX_UPLO
             opts = _options(fields.get("options"), problems)
             callback = _callback(fields.get("callback"), problems)
             problems.raise_if_any()
-            with tasks.in_folder(store.inputs(job)):
-                voices.check_job(store, tenant, store.inputs(job), names.get("cast"))
+            opts = tasks.admit(store, tenant, job, names.get("cast"), opts)
             if callback:
                 store.update(job, callback={"url": callback, "secret": key_digest})
-            # the job's library voices are the tenant's registered ones, whatever the client sent
-            voices.ensure_library(store, tenant)
-            opts = dataclasses.replace(opts or DubOptions(), library=str(store.library(tenant)))
             tasks.prepare(store, job, names["subtitles"], names.get("cast"), names.get("video"), opts)
         except DubError as exc:
             shutil.rmtree(store.job_dir(job), ignore_errors=True)

@@ -36,7 +36,7 @@ from ..engines import EngineError
 from ..errors import DubError
 from ..fsio import Staging
 from ..takes import Synthesizer, TakeCache
-from . import jobs, keys, voicecache
+from . import jobs, keys, voicecache, voices
 from .store import Store
 
 VISIBILITY_TIMEOUT = 900        # s: a message a vanished worker held is delivered again after this
@@ -148,13 +148,29 @@ def prepare(store: Store, job: str, subtitles: str, cast: str | None = None, vid
                         skipped=len(inp.cast_lines.skipped), engine=inp.engine_name)
 
 
+def admit(store: Store, tenant: str, job: str, cast: str | None,
+          options: pipeline.DubOptions | None = None) -> pipeline.DubOptions:
+    """What the service requires of every job's voices, whoever queues it (the HTTP API,
+    ``batch --broker``): the casting file (``cast``, relative to the job's input folder) names no
+    library of its own and no file outside the job's inputs, and clones only voices whose clip is
+    one of the tenant's registered voices (:func:`.voices.check_job`; :class:`DubError`
+    otherwise); the job's library voices are the tenant's, whatever the options said. Returns
+    the options to run the job with."""
+    with in_folder(store.inputs(job)):
+        voices.check_job(store, tenant, store.inputs(job), cast)
+    voices.ensure_library(store, tenant)
+    return dataclasses.replace(options or pipeline.DubOptions(), library=str(store.library(tenant)))
+
+
 def create(store: Store, files: dict[str, Path | bytes], subtitles: str, cast: str | None = None,
            video: str | None = None, options: pipeline.DubOptions | None = None, tenant: str = "local") -> str:
-    """A new job of ``files`` (relative name -> file or bytes), checked and prepared, not yet
-    queued; a :class:`DubError` leaves no job behind."""
+    """A new job of ``files`` (relative name -> file or bytes) for ``tenant``, its voices
+    admitted (:func:`admit`), checked and prepared, not yet queued; a :class:`DubError` leaves no
+    job behind."""
     job = store.new_job(tenant)
     try:
         jobs.place(store.inputs(job), files)
+        options = admit(store, tenant, job, cast, options)
         prepare(store, job, subtitles, cast, video, options)
     except BaseException:
         shutil.rmtree(store.job_dir(job), ignore_errors=True)

@@ -65,3 +65,49 @@ def test_a_batch_through_the_queue_writes_what_a_local_batch_does(tmp_path, toy_
         assert sorted(files) == sorted(local)
         audio = [f for f in local if f.endswith((".wav", ".png"))]
         assert audio and all(files[f] == local[f] for f in audio)
+
+
+REF_CAST = "engine: toy\ncharacters:\n  Alice:\n    voice: {ref: mei.wav}\n  Bob: toy:low\n"
+
+
+def test_a_batch_through_the_queue_clones_only_voices_with_consent_on_record(tmp_path, toy_engine, redis_server,
+                                                                              store, start_worker, capsys):
+    """The server's consent check holds for ``batch --broker`` too: a reference clip that is none
+    of the tenant's registered voices is refused with the API's message, exit 2, and nothing of
+    the batch (not even its good episodes) is queued or left in the store."""
+    import redis
+
+    from indextts_dub.voices.library import Library, consent_record
+    from test_voices import CONSENT, MEI
+
+    jobs = _episodes(tmp_path)
+    (tmp_path / "ep1" / "mei.wav").write_bytes(MEI.read_bytes())
+    (tmp_path / "ep1" / "cast.yaml").write_text(REF_CAST, encoding="utf-8")
+    jobs.write_text(JOBS.replace("    fill: true\n", "    fill: true\n    cast: season/own.yaml\n"), encoding="utf-8")
+    (tmp_path / "season" / "own.yaml").write_text("engine: toy\ncharacters:\n  Alice: toy:high\n  Bob: toy:low\n")
+    cast = tmp_path / "ep1" / "cast.yaml"
+    args = ["batch", str(jobs), "--broker", redis_server.url, "--store", str(store.root), "-q"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert (f"error: {cast}:4: characters.Alice.voice.ref: mei.wav clones a voice whose consent is not on record "
+            "on this server: register it first") in err, err
+    assert "nothing queued" in err
+    assert store.jobs() == [] and not (tmp_path / "out").exists()
+    assert redis.Redis.from_url(redis_server.url).llen("celery") == 0        # not even the good episode
+
+    # a casting file's own library is the client's record, not the server's: refused as well
+    cast.write_text("engine: toy\nvoice_library: lib.sqlite\ncharacters:\n  Alice:\n    voice: {library: mei}\n")
+    Library(tmp_path / "ep1" / "lib.sqlite", write=True).close()
+    assert main(args) == 2
+    assert f"error: {cast}:2: voice_library: a job on the server uses its tenant's registered voices" in \
+        capsys.readouterr().err
+    assert store.jobs() == []
+
+    # the tenant registers that very clip (its consent on record in the store): the batch runs
+    with Library(store.library("local"), write=True) as lib:
+        lib.add("mei", MEI, consent_record("mei", CONSENT["consent"], CONSENT["by"], CONSENT["for"], CONSENT["date"]))
+    cast.write_text(REF_CAST, encoding="utf-8")
+    start_worker()
+    assert main(args) == 0, capsys.readouterr().err
+    assert "2 of 2 episodes dubbed" in capsys.readouterr().out
+    assert (tmp_path / "out" / "ep1" / "plan.json").is_file()
