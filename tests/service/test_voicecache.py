@@ -46,11 +46,13 @@ def test_a_voice_is_reused_across_jobs_on_two_workers_without_recomputing(tmp_pa
                                                                           redis_server):
     from indextts_dub.service import jobs
     from indextts_dub.service.voicecache import VoiceCache
-    from indextts_dub.voices.library import Library
+    from indextts_dub.voices.library import Library, consent_record
     from support.clips import speech
 
     with Library(store.deny_list, write=True) as deny:        # a service has a deny list: every ref is embedded
         deny.deny("Someone Else", speech("am_michael", "en"), "public figure")
+    with Library(store.library("local"), write=True) as lib:  # a cloned voice's consent is on record in the store
+        lib.add("mei", MEI, consent_record("mei", "I agree that my voice is used to dub this series.", "Mei Chen"))
     log = tmp_path / "conditioning.log"
 
     def run(src):
