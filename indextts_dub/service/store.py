@@ -157,6 +157,36 @@ class Store:
     def get(self, job: str, name: str) -> Any:
         return pickle.loads((self.work(job) / name).read_bytes())
 
+    def put_first(self, job: str, name: str, value: Any) -> None:
+        """:meth:`put`, unless ``name`` is there already: the first run of a task that ran twice
+        (redelivered while it still ran) is the one that counts."""
+        if not (self.work(job) / name).exists():
+            self.put(job, name, value)
+
+    @contextmanager
+    def once(self, job: str, step: str) -> Iterator[bool]:
+        """Run one step of the job (the plan, the delivery) to its end once, however many runs of
+        its task there are: yields True under a lock on the step (another run waits for it; the
+        kernel releases it if its process dies), and the step is marked done when the block ends
+        without an exception; yields False, nothing to do, when the step was done already."""
+        done = self.work(job) / "once" / step
+        done.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(done.parent / f".{step}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if done.exists():
+                yield False
+                return
+            yield True
+            fsio.write_bytes(done, b"")
+        finally:
+            os.close(fd)
+
+    def missing(self, job: str, stage: str) -> list[int]:
+        """The groups of the job whose marks of ``stage`` are not there yet."""
+        folder = self.work(job) / "done" / stage
+        return [k for k in range(len(self.job(job)["groups"])) if not (folder / f"{k:05d}").is_file()]
+
     def mark(self, job: str, stage: str, group: int, lines: int) -> None:
         """Say that one group of a stage's lines is done (idempotent: a redelivered task rewrites it)."""
         path = self.work(job) / "done" / stage / f"{group:05d}"

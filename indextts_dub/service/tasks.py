@@ -1,14 +1,22 @@
 """The stages as Celery tasks on Redis: a job fans out its lines' natural takes, joins them for
 the whole-episode plan, fans out the fitted takes, and joins them for delivery::
 
-    chord([natural(job, group) ...], plan(job)) | chord([fitted(job, group) ...], deliver(job))
+    chord([natural(job, group) ...], plan(job))      # plan then queues, once:
+    chord([fitted(job, group) ...], deliver(job))
 
 Each task calls the pipeline's own stage functions (:mod:`indextts_dub.pipeline`) on its share of
 the episode, so a job's outputs are the bytes a local ``indextts-dub dub`` writes. A group is the
 lines of one content (usually one line; lines that say the same thing in the same voice are kept
 together and in order, as a local run speaks them). Tasks are idempotent: takes are stored by
 content in the store's shared take cache and the stages' hand-overs are rewritten whole, so a
-redelivered task does the same again, cheaply. Tasks are acknowledged late and rejected when
+redelivered task does the same again, cheaply. A task may run twice at once (Redis hands a
+message out again once the visibility timeout has passed, even while its first run still works):
+a group's lines are marked done once (:meth:`.Store.mark`, by group), its engine figures are the
+first run's, a header task returns its group's number (the same from every run, so the chord's
+join counts it once), each join waits until every group has marked its lines done, and the plan
+and the delivery run to their end once (:meth:`.Store.once`): a second run waits for the first,
+then finds it done. The plan queues the fitted stage itself, inside that once, so a plan run
+twice queues it once. Tasks are acknowledged late and rejected when
 their worker process is lost, so a pool process killed mid-task (``kill -9``) has its task
 delivered again at once; a whole worker killed (its main process and its pool) never
 acknowledges what it took, and Redis hands that to another worker once the visibility
@@ -27,7 +35,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from celery import Celery, chord, group
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, TaskPredicate
 
 from .. import pipeline, sharedcache
 from ..deliver import EngineWork
@@ -191,19 +199,37 @@ def wait(store: Store, job: str, poll: float = 0.2, progress=None) -> dict[str, 
 
 def start(store: Store, job: str) -> str:
     """Queue a prepared job; returns the id of its last task."""
-    groups = store.job(job)["groups"]
-    canvas = (chord(group(_sig("natural", job, k) for k in range(len(groups))), _sig("plan", job, immutable=False))
-              | chord(group(_sig("fitted", job, k) for k in range(len(groups))), _sig("deliver", job, immutable=False)))
-    # callers follow the job's record in the store, never the tasks' results: the submitting
+    _redis().set(_LIVE + job, "1", ex=int(CONFIG["result_expires"]))
+    task = _send(job, "natural", "plan")
+    store.update(job, task=task)
+    return task
+
+
+def _send(job: str, header: str, body: str) -> str:
+    """Queue one stage: a chord of ``header(job, k)`` for every group ``k``, joined by
+    ``body(results, job)``; the id of the body's task. The plan queues the fitted stage itself
+    (:func:`plan`), once, rather than by a link that each run of a redelivered plan would follow."""
+    # callers follow the job's record in the store, never the tasks' results: the sending
     # process neither subscribes to them nor unsubscribes (the Redis backend would, for every task
     # it sends, and again as each result object is dropped, at exit too, when Redis may be gone)
     backend = _app.backend
     backend.on_task_call = lambda producer, task_id: None
     backend.on_result_fulfilled = lambda result: None
-    _redis().set(_LIVE + job, "1", ex=int(CONFIG["result_expires"]))
-    result = canvas.apply_async()
-    store.update(job, task=result.id)
-    return result.id
+    n = len(_store().job(job)["groups"])
+    return chord(group(_sig(header, job, k) for k in range(n)), _sig(body, job, immutable=False)).apply_async().id
+
+
+def _later(store: Store, job: str, stage: str) -> None:
+    """Run the current join again in a moment if a group of ``stage`` has not marked its lines
+    done yet (a chord whose count a header task run twice reached early, on a Celery that counts
+    runs rather than tasks): the join waits for every group, never goes on without one."""
+    missing = store.missing(job, stage)
+    if not missing:
+        return
+    task = _app.current_task if _app is not None else None
+    if task is None or task.request.called_directly:
+        raise RuntimeError(f"{stage} groups {missing} are not done")
+    raise task.retry(countdown=1, max_retries=None)
 
 
 _LIVE = "indextts-dub:job:"     # a key in Redis while a job's tasks are on the queue
@@ -285,6 +311,8 @@ def _job_task(job: str, stage: str) -> Iterator[Store | None]:
     store.update(job, state="running", stage=stage)
     try:
         yield store
+    except TaskPredicate:          # a retry (a join waiting for a group), or Ignore
+        raise
     except DubError as exc:
         _failed(store, job, [str(p) for p in exc.problems])
     except EngineError as exc:
@@ -308,8 +336,9 @@ def _work(synth: Synthesizer) -> dict[str, Any]:
     return {"seconds": w.seconds, "calls": w.calls, "notes": list(w.notes), "observed": synth._observed}
 
 
-def natural(job: str, k: int) -> dict[str, Any] | None:
-    """The natural takes of group ``k``'s lines (stored in the take cache); their lengths."""
+def natural(job: str, k: int) -> int | None:
+    """The natural takes of group ``k``'s lines (stored in the take cache); their lengths and the
+    engine's work in the job's work folder (the first run's, should the task run twice)."""
     with _job_task(job, "natural") as store:
         if store is None:
             return None
@@ -318,25 +347,32 @@ def natural(job: str, k: int) -> dict[str, Any] | None:
         synth = _synth(store, inp, job)
         with in_folder(store.inputs(job)):
             takes = pipeline.natural_takes(inp, synth, only=only)
+        store.put_first(job, f"natural/{k:05d}.pickle",
+                        {"natural": {str(i): t.samples for i, t in takes.items()}, **_work(synth)})
         store.mark(job, "natural", k, len(only))
-        return {"natural": {str(i): t.samples for i, t in takes.items()}, **_work(synth)}
+        return k        # the same from every run: the chord's join counts a redelivered task once
 
 
-def plan(results: list[dict[str, Any] | None], job: str) -> None:
-    """The whole-episode plan from every line's natural length."""
+def plan(results: list[Any], job: str) -> None:
+    """The whole-episode plan from every line's natural length (as the natural tasks stored
+    them, one record per group however often a task ran); then queues the fitted stage, once."""
     with _job_task(job, "plan") as store:
         if store is None:
             return None
-        if any(r is None for r in results):
-            raise RuntimeError("a natural-take task was skipped")
-        inp, opts = _inputs(store, job)
-        natural_samples = {int(i): n for r in results for i, n in r["natural"].items()}
-        store.put(job, "natural.pickle", results)
-        store.put(job, "plan.pickle", pipeline.make_plan(inp, natural_samples, opts))
+        with store.once(job, "plan") as first:
+            if not first:
+                return None                 # a plan run again (redelivered): the next stage is queued
+            _later(store, job, "natural")
+            inp, opts = _inputs(store, job)
+            groups = len(store.job(job)["groups"])
+            natural_samples = {int(i): n for k in range(groups)
+                               for i, n in store.get(job, f"natural/{k:05d}.pickle")["natural"].items()}
+            store.put(job, "plan.pickle", pipeline.make_plan(inp, natural_samples, opts))
+            _send(job, "fitted", "deliver")
         return None
 
 
-def fitted(job: str, k: int) -> dict[str, Any] | None:
+def fitted(job: str, k: int) -> int | None:
     """Group ``k``'s lines at their planned speeds, fitted to their planned lengths."""
     with _job_task(job, "fitted") as store:
         if store is None:
@@ -349,45 +385,55 @@ def fitted(job: str, k: int) -> dict[str, Any] | None:
             takes = pipeline.natural_takes(inp, synth, only=only)
             clips = pipeline.fitted_clips(inp, the_plan, synth, takes, only=only)
         store.put(job, f"clips/{k:05d}.pickle", clips)
+        store.put_first(job, f"fitted/{k:05d}.pickle", _work(synth))
         store.mark(job, "fitted", k, len(only))
-        return _work(synth)
+        return k
 
 
-def deliver(results: list[dict[str, Any] | None], job: str) -> None:
-    """Every file of the job, into its output folder, whole or not at all."""
+def deliver(results: list[Any], job: str) -> None:
+    """Every file of the job, into its output folder, whole or not at all; once, however many
+    runs of it there are (the others wait, then find it done)."""
     with _job_task(job, "deliver") as store:
         if store is None:
             return None
-        inp, opts = _inputs(store, job)
-        the_plan = store.get(job, "plan.pickle")
-        rec = store.job(job)
-        by_index = {c.line.index: c for k in range(len(rec["groups"])) for c in store.get(job, f"clips/{k:05d}.pickle")}
-        clips = [by_index[ln.index] for ln in inp.cast_lines.lines]
-        spoken = [r for r in [*store.get(job, "natural.pickle"), *results] if r]
-        notes = next((r["notes"] for r in spoken if r["notes"]), [])
-        work = EngineWork(sum(r["seconds"] for r in spoken), sum(r["calls"] for r in spoken), 0, tuple(notes))
-        staging = Staging(store.out(job), wait=True)
-        try:
-            with in_folder(store.inputs(job)):
-                done = pipeline.deliver_staged(staging, inp, opts, the_plan, clips, work)
-            if store.job(job)["state"] == "cancelled":
-                staging.abort()
-                return None
-            staging.commit()
-        except BaseException:
-            staging.abort()
-            raise
-        observed: dict[str, list[float]] = {}
-        for r in spoken:
-            for key, values in (r.get("observed") or {}).items():
-                observed.setdefault(key, []).extend(values)
-        TakeCache(store.takes).add_speed_shares(observed)
-        summary = summary_text(clips, inp.cast_lines.skipped, done.warnings, done.facts)
-        store.update(job, state="done", stage="done", warnings=done.warnings, summary=summary, ended=time.time(),
-                     outputs=store.outputs(job), engine_seconds=work.seconds, synthesis_calls=work.calls)
-        _INPUTS.pop(job, None)
-        notify(store, job)
+        with store.once(job, "deliver") as first:
+            if first:
+                _later(store, job, "fitted")
+                _deliver(store, job)
         return None
+
+
+def _deliver(store: Store, job: str) -> None:
+    inp, opts = _inputs(store, job)
+    the_plan = store.get(job, "plan.pickle")
+    rec = store.job(job)
+    groups = range(len(rec["groups"]))
+    by_index = {c.line.index: c for k in groups for c in store.get(job, f"clips/{k:05d}.pickle")}
+    clips = [by_index[ln.index] for ln in inp.cast_lines.lines]
+    spoken = [store.get(job, f"{stage}/{k:05d}.pickle") for stage in ("natural", "fitted") for k in groups]
+    notes = next((r["notes"] for r in spoken if r["notes"]), [])
+    work = EngineWork(sum(r["seconds"] for r in spoken), sum(r["calls"] for r in spoken), 0, tuple(notes))
+    staging = Staging(store.out(job), wait=True)
+    try:
+        with in_folder(store.inputs(job)):
+            done = pipeline.deliver_staged(staging, inp, opts, the_plan, clips, work)
+        if store.job(job)["state"] == "cancelled":
+            staging.abort()
+            return None
+        staging.commit()
+    except BaseException:
+        staging.abort()
+        raise
+    observed: dict[str, list[float]] = {}
+    for r in spoken:
+        for key, values in (r.get("observed") or {}).items():
+            observed.setdefault(key, []).extend(values)
+    TakeCache(store.takes).add_speed_shares(observed)
+    summary = summary_text(clips, inp.cast_lines.skipped, done.warnings, done.facts)
+    store.update(job, state="done", stage="done", warnings=done.warnings, summary=summary, ended=time.time(),
+                 outputs=store.outputs(job), engine_seconds=work.seconds, synthesis_calls=work.calls)
+    _INPUTS.pop(job, None)
+    notify(store, job)
 
 
 def worker(broker: str, store: str | Path, concurrency: int = 1, engine: str | None = None,

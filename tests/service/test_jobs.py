@@ -194,3 +194,84 @@ def test_progress_counts_only_finished_marks_while_they_are_written(store):
     import unittest.mock
     with unittest.mock.patch.object(type(folder), "iterdir", racing):
         assert store.progress(job) == {"natural": 3, "fitted": 0}
+
+
+def test_a_task_run_twice_counts_once_and_each_join_goes_on_once(tmp_path, monkeypatch, store, queue, toy_engine):
+    """What a redelivered task does (Redis hands a task out again once it outlives the visibility
+    timeout, while its first run still works), done here by calling each task twice: the lines
+    are counted once, the engine's figures are the first run's, the plan queues the fitted stage
+    once, and two runs of the delivery at once deliver once (the second waits, finds it done)."""
+    import threading
+
+    import redis
+
+    from indextts_dub import pipeline
+    from indextts_dub.service import jobs
+
+    src = tmp_path / "src"
+    episode(src)
+    names, files = jobs.input_files(src / "episode.srt", src / "cast.yaml")
+    job = queue.create(store, files, names["subtitles"], names["cast"], names["video"])     # not queued
+    n = len(store.job(job)["groups"])
+    monkeypatch.chdir(tmp_path)
+    for k in range(n):
+        assert queue.natural(job, k) == queue.natural(job, k) == k    # the same result: the chord counts one
+    assert store.progress(job)["natural"] == 7
+    broker = redis.Redis.from_url(queue._app.conf.broker_url)
+    for _ in range(2):
+        queue.plan(list(range(n)), job)
+    assert broker.llen("celery") == n                  # the fitted stage queued once, not twice
+    for k in range(n):
+        assert queue.fitted(job, k) == queue.fitted(job, k) == k
+    assert store.progress(job) == {"natural": 7, "fitted": 7}
+
+    real, calls, inside, go = pipeline.deliver_staged, [], threading.Event(), threading.Event()
+
+    def held(*args, **kw):                              # the first delivery is still working ...
+        calls.append(1)
+        inside.set()
+        go.wait(60)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(pipeline, "deliver_staged", held)
+    runs = [threading.Thread(target=queue.deliver, args=(list(range(n)), job)) for _ in range(2)]
+    runs[0].start()
+    assert inside.wait(60)
+    runs[1].start()                                     # ... when its redelivered copy starts
+    runs[1].join(1)
+    go.set()
+    for t in runs:
+        t.join(60)
+    assert len(calls) == 1
+    rec = store.job(job)
+    assert rec["state"] == "done", rec.get("errors")
+    monkeypatch.setattr(pipeline, "deliver_staged", real)
+    # the figures a local run writes (engine calls, per line) are the job's: nothing counted twice
+    assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)
+
+
+def test_tasks_redelivered_while_they_still_run_finish_the_job_once(tmp_path, monkeypatch, store, queue,
+                                                                    start_worker):
+    """A visibility timeout shorter than the tasks: Redis hands each running task out again, the
+    other worker runs it at the same time; the job ends done, each stage's lines counted once,
+    the plan and the delivery run once, the bytes a local run writes."""
+    from support.service import SRT_LINES
+
+    src = tmp_path / "src"
+    episode(src, lines=SRT_LINES[:3])
+    short = ["--visibility-timeout", "1"]
+    a = start_worker(extra=short, TOY_ENGINE_DELAY="1.5")
+    b = start_worker(extra=short, TOY_ENGINE_DELAY="1.5")
+    job = _submit(queue, store, src)
+    rec = queue.wait(store, job)
+    assert rec["state"] == "done", rec.get("errors")
+    logs = a.log.read_text() + b.log.read_text()
+    received = re.findall(r"Task (indextts_dub\.\w+)\[([0-9a-f-]+)\] received", logs)
+    assert len(received) > len(set(received)), "no task was delivered twice"
+    assert store.progress(job) == {"natural": 3, "fitted": 3}
+    tasks = {name: {i for n, i in received if n == name} for name, _ in received}
+    # one task per group and stage, one plan, one delivery: no stage was queued twice
+    assert {name: len(ids) for name, ids in tasks.items()} == {"indextts_dub.natural": 3, "indextts_dub.plan": 1,
+                                                              "indextts_dub.fitted": 3, "indextts_dub.deliver": 1}
+    assert store.job(job)["synthesis_calls"] == json.loads(tree(store.out(job))["plan.json"])["summary"]["synthesis_calls"]
+    assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)
