@@ -275,3 +275,30 @@ def test_tasks_redelivered_while_they_still_run_finish_the_job_once(tmp_path, mo
                                                               "indextts_dub.fitted": 3, "indextts_dub.deliver": 1}
     assert store.job(job)["synthesis_calls"] == json.loads(tree(store.out(job))["plan.json"])["summary"]["synthesis_calls"]
     assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)
+
+
+def test_a_join_whose_count_came_early_waits_for_every_group(tmp_path, monkeypatch, store, queue, start_worker):
+    """A join run before every group has marked its lines done (a Celery that counts a task run
+    twice as two reaches the chord's size early) waits for the last group, then goes on."""
+    from indextts_dub.service import jobs
+
+    src = tmp_path / "src"
+    episode(src)
+    names, files = jobs.input_files(src / "episode.srt", src / "cast.yaml")
+    job = queue.create(store, files, names["subtitles"], names["cast"], names["video"])
+    n = len(store.job(job)["groups"])
+    monkeypatch.chdir(tmp_path)
+    for k in range(1, n):                                # every group but the first is done
+        queue.natural(job, k)
+    queue._redis().set(queue._LIVE + job, "1")
+    queue._sig("plan", job, immutable=False).apply_async(([],))
+    start_worker()
+    deadline = time.monotonic() + 60
+    while "Retry in 1s" not in "".join(p.read_text() for p in tmp_path.glob("worker*.log")):
+        assert time.monotonic() < deadline, "the plan did not wait"
+        time.sleep(0.1)
+    assert not (store.work(job) / "plan.pickle").exists()
+    queue.natural(job, 0)                                # the last group marks its lines done
+    rec = queue.wait(store, job)
+    assert rec["state"] == "done", rec.get("errors")
+    assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)
