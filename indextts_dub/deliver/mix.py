@@ -51,6 +51,7 @@ TP_OVERSAMPLE = 4
 BLOCK = 10 * SAMPLE_RATE       # the programme is walked in blocks of this many samples
 TP_CONTEXT = SAMPLE_RATE // 10  # samples of context either side of a true-peak block (soxr VHQ needs far fewer)
 QUIET = 1e-30                  # a loudness filter state this small is taken as silence
+RING = SAMPLE_RATE // 2         # samples of silence after which the K-weighting has rung out (under QUIET)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,9 @@ class Loudness:
     overlap, its absolute and relative gates), holding only the last gating block's samples.
 
     Silence costs almost nothing: while the input is zero and the filters have rung out
-    (state under :data:`QUIET`) nothing is filtered, and a gating block that holds only silence
+    (state under :data:`QUIET`) nothing is filtered (within a block too: past :data:`RING`
+    samples of silence the output is taken as silence, not filtered down into subnormal
+    numbers, which cost many times a normal one), and a gating block that holds only silence
     is below the absolute gate anyway, so it is never summed."""
 
     T_G = 0.4                       # pyloudnorm's gating block, seconds
@@ -149,18 +152,46 @@ class Loudness:
                 self._buf0 = min(self._lo(j), self.n)
                 self._buf = np.zeros((self.n - self._buf0, self.channels))
             return
-        self._any = self._any or bool(np.any(x))
+        sound = np.flatnonzero(np.any(x != 0, axis=1))
+        self._any = self._any or bool(sound.size)
+        y = np.zeros_like(x)
+        pos = 0
+        # a long run of silence: filtered for RING samples, by then the filters have rung out
+        # (their state under QUIET) and the rest of it is silence out. Filtering it all would
+        # only make ever smaller values that count for nothing, and once they are subnormal
+        # each sample costs many times a normal one (a stem is mostly such runs).
+        starts = np.concatenate([[0], sound + 1])
+        ends = np.concatenate([sound, [k]])
+        for s, e in zip(starts[ends - starts > RING], ends[ends - starts > RING]):
+            cut = int(s) + RING
+            if cut <= pos:
+                continue
+            y[pos:cut] = self._filter(x[pos:cut])
+            pos = cut
+            if self._rung_out():
+                pos = int(e)
+        if pos < k:
+            y[pos:] = self._filter(x[pos:])
+        self._rung_out()
+        loud = np.flatnonzero(np.any(y != 0, axis=1))
+        if loud.size:
+            self._last = self.n + int(loud[-1]) + 1
+        self._push(y)
+
+    def _filter(self, x: np.ndarray) -> np.ndarray:
+        """The K-weighting of the next samples, the filters' state carried."""
         y = x
         for s, (b, a, gain) in enumerate(self._stages):
             y, self._zi[s] = self._lfilter(b, a, y, axis=0, zi=self._zi[s])
             y = gain * y
-        loud = np.flatnonzero(np.any(y != 0, axis=1))
-        if loud.size:
-            self._last = self.n + int(loud[-1]) + 1
+        return y
+
+    def _rung_out(self) -> bool:
+        """Whether the filters hold (almost) nothing; if so their state is cleared."""
         self._quiet = all(float(np.max(np.abs(z))) < QUIET for z in self._zi)
         if self._quiet:
             self._zi = [np.zeros_like(z) for z in self._zi]
-        self._push(y)
+        return self._quiet
 
     def _push(self, y: np.ndarray) -> None:
         if y.shape[0]:
@@ -604,17 +635,18 @@ def render(dialogue: Dialogue, mixed: MixResult, options: MixOptions, targets: T
                 bed = (_ducked(read(k), mixed.ducking, mixed.duck_db, a, b) * bed_gain).astype(np.float32)
                 bed_out(bed)
                 the_mix = (dia if dia.ndim == 2 else dia[:, None]) + bed
+                mix_meter.add(the_mix)
+                mix_peak.add(the_mix)
             else:
-                the_mix = dia
+                the_mix = dia               # without a bed the mix is the dialogue: measured once
             mix_out(the_mix)
-            mix_meter.add(the_mix)
-            mix_peak.add(the_mix)
     figures = dict(mixed.figures)
+    dia_lufs, dia_tp = _round(dia_meter.value()), _round(dia_peak.value())
     figures.update({
-        "dialogue_lufs": _round(dia_meter.value()),
-        "dialogue_true_peak_dbtp": _round(dia_peak.value()),
-        "mix_lufs": _round(mix_meter.value()),
-        "mix_true_peak_dbtp": _round(mix_peak.value()),
+        "dialogue_lufs": dia_lufs,
+        "dialogue_true_peak_dbtp": dia_tp,
+        "mix_lufs": _round(mix_meter.value()) if read is not None else dia_lufs,
+        "mix_true_peak_dbtp": _round(mix_peak.value()) if read is not None else dia_tp,
         "stems_lufs": {ch: _round(m.value()) for ch, m in stem_meters.items()},
     })
     keys = ["loudness_target_lufs", "true_peak_ceiling_dbtp", "dialogue_measured_lufs", "dialogue_gain_db",

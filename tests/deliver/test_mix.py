@@ -158,6 +158,28 @@ def test_loudness_block_by_block_is_pyloudnorm_on_real_speech(pans):
     assert mixing.loudness(full) == pytest.approx(expected, abs=1e-9)
 
 
+def test_loudness_does_not_filter_long_silences_and_gives_the_same_figure(monkeypatch):
+    """A stem is mostly silence between its character's lines: the K-weighting filters only the
+    first RING samples of a long silence (after them it has rung out), not all of it down into
+    subnormal numbers, and the figure is exactly the one of filtering everything."""
+    placed, _ = real_dialogue()
+    stem = placed["A"][0][1]                      # one line of real speech
+    sparse = np.zeros(120 * SR, np.float32)
+    for at in (3 * SR, 47 * SR, 95 * SR):          # three lines, long silences between them
+        sparse[at: at + stem.size] += stem
+    filtered = []
+    meter = mixing.Loudness(1)
+    real = meter._lfilter
+    monkeypatch.setattr(meter, "_lfilter", lambda b, a, y, **kw: filtered.append(y.shape[0]) or real(b, a, y, **kw))
+    for a in range(0, sparse.size, mixing.BLOCK):
+        meter.add(sparse[a: a + mixing.BLOCK])
+    value = meter.value()
+    assert sum(filtered) <= 2 * (3 * (stem.size + SR // 2) + mixing.BLOCK)   # two filters each
+    monkeypatch.setattr(mixing, "RING", 10 ** 12, raising=False)       # filter every sample, as before
+    assert value == mixing.loudness(sparse)
+    assert value == pytest.approx(pyloudnorm.Meter(SR).integrated_loudness(sparse.astype(np.float64)), abs=1e-9)
+
+
 def test_loudness_of_a_real_mix_with_its_bed_is_pyloudnorm():
     bed = mixing.read_background("original", 25 * SR, str(DEMO / "clip.mp4"))
     assert bed.shape == (25 * SR, 2) and np.any(bed)
