@@ -143,7 +143,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
             options = json.loads(args.options)
         except ValueError:
             raise DubError.at(None, None, "--options", "must be a JSON object, e.g. '{\"fill\": true}'") from None
-    c = client.Client(args.server, args.key)
+    import os
+
+    key = args.key or os.environ.get(client.KEY_ENV)
+    if not key:
+        raise DubError.at(None, None, "--key", f"the server needs your API key: --key KEY or ${client.KEY_ENV}")
+    c = client.Client(args.server, key)
     try:
         rec = c.submit(args.input, args.cast, args.video, options, args.callback)
         print(rec["id"], flush=True)
@@ -227,7 +232,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--cast", help="casting file (its clips are uploaded with it)")
     c.add_argument("--video", help="video to mux the dub into")
     c.add_argument("--server", required=True, help="the API, e.g. http://127.0.0.1:8000")
-    c.add_argument("--key", required=True, help="your API key")
+    c.add_argument("--key", help="your API key (default: $INDEXTTS_DUB_KEY)")
     c.add_argument("--options", help="run options as JSON, e.g. '{\"fill\": true, \"speed_max\": 1.2}'")
     c.add_argument("--callback", help="a URL that gets a signed POST when the job ends")
     c.add_argument("--wait", action="store_true", help="follow the job until it ends")

@@ -7,14 +7,107 @@
     indextts-dub voices deny NAME clip.wav --reason "..." [--threshold 0.8]
     indextts-dub voices undeny NAME
     (all take --library PATH; default: $INDEXTTS_DUB_LIBRARY, else the user's data folder)
+
+add, list, show and remove also take ``--server URL`` (with ``--key KEY``, default
+``$INDEXTTS_DUB_KEY``): the caller's registered voices on a server (``/v1/voices``) instead of a
+local library; the server's refusals are shown as messages naming the flag or the clip (exit 2),
+a server that cannot be reached or refuses the key as one line (exit 3).
 """
 from __future__ import annotations
 
 import argparse
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import DubError
+
+
+_FLAG = {"consent": "--consent", "by": "--by", "for": "--for", "date": "--date", "name": "NAME",
+         "replace": "--replace"}
+
+
+@contextmanager
+def _server(args):
+    """The client of ``--server`` with the key of ``--key`` or ``$INDEXTTS_DUB_KEY``; the server's
+    refusals as the command line's problems (its form fields as the flags, the clip by the path
+    given), a server that cannot be reached, refuses the key or answers nonsense: exit 3."""
+    import os
+
+    from ..errors import Problem, SystemFault
+
+    try:
+        from ..service import client
+    except ImportError as exc:
+        from ..engines import EngineError
+
+        raise EngineError(f"--server needs {exc.name}: pip install 'indextts-dub[service]'") from None
+    key = args.key or os.environ.get(client.KEY_ENV)
+    if not key:
+        raise DubError.at(None, None, "--key", f"--server needs an API key: --key KEY or ${client.KEY_ENV}")
+    clip = getattr(args, "clip", None)
+    try:
+        yield client.Client(args.server, key)
+    except DubError as exc:
+        raise DubError([Problem(str(clip) if clip and p.file == Path(clip).name else p.file, p.line,
+                                _FLAG.get(p.field or "", p.field),
+                                p.message.replace("send replace=true", "pass --replace"))
+                        for p in exc.problems]) from None
+    except client.ServiceError as exc:
+        if exc.status == 404 and getattr(args, "name", None) is not None:
+            raise DubError.at(None, None, "NAME", f"no voice named {args.name!r} on {args.server}") from None
+        if exc.status == 413:
+            raise DubError.at(clip, None, "clip", f"too large for the server ({exc})") from None
+        raise SystemFault(f"service: {exc}") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SystemFault(f"service: {args.server} did not answer as an indextts-dub server ({exc})") from None
+
+
+def _check_where(args) -> None:
+    if getattr(args, "server", None) and args.library:
+        raise DubError.at(None, None, "--server", "give --server or --library, not both")
+
+
+def _remote_add(args) -> int:
+    with _server(args) as c:
+        v = c.add_voice(args.name, args.clip, args.consent, args.by, args.purpose, args.date, args.replace)
+    k = v["consent"]
+    print(f"added {v['name']}: {v['seconds']:.1f} s of speech, clip {v['clip_hash'][:12]}, consent by {k['who']} "
+          f"({k['when']}) for {k['for']}")
+    print(f"server: {args.server}")
+    return 0
+
+
+def _remote_list(args) -> int:
+    with _server(args) as c:
+        found = c.voices()
+    if not found:
+        print(f"no voices on {args.server}")
+    for v in found:
+        k = v["consent"]
+        print(f"{v['name']:20s} {v['seconds']:5.1f} s  clip {v['clip_hash'][:12]}  consent: {k['who']}, "
+              f"{k['when']}, for {k['for']}")
+    return 0
+
+
+def _remote_show(args) -> int:
+    with _server(args) as c:
+        v = c.voice(args.name)
+    k = v["consent"]
+    print(f"name:        {v['name']}")
+    print(f"clip:        {v['clip_hash']} ({v['seconds']:.2f} s, from {v['original_name']})")
+    print(f"consent:     {k['who']} agreed on {k['when']} for {k['for']}")
+    print(f"statement:   {k['statement']}")
+    print(f"added:       {v['added_at']}")
+    print(f"server:      {args.server}")
+    return 0
+
+
+def _remote_remove(args) -> int:
+    with _server(args) as c:
+        c.remove_voice(args.name)
+    print(f"removed {args.name} from {args.server} (its clip, embedding and cached conditioning are gone)")
+    return 0
 
 
 def _open(args, write: bool):
@@ -24,6 +117,9 @@ def _open(args, write: bool):
 
 
 def _add(args) -> int:
+    _check_where(args)
+    if args.server:
+        return _remote_add(args)
     from ..voices.library import consent_record
 
     consent = consent_record(args.name, args.consent, args.by, args.purpose, args.date)
@@ -36,6 +132,9 @@ def _add(args) -> int:
 
 
 def _list(args) -> int:
+    _check_where(args)
+    if args.server:
+        return _remote_list(args)
     from ..voices.library import Library, default_path
 
     path = args.library or default_path()
@@ -60,6 +159,9 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
+    _check_where(args)
+    if args.server:
+        return _remote_show(args)
     with _open(args, False) as lib:
         e = lib.get(args.name)
         if e is None:
@@ -82,6 +184,9 @@ def _show(args) -> int:
 
 
 def _remove(args) -> int:
+    _check_where(args)
+    if args.server:
+        return _remote_remove(args)
     with _open(args, True) as lib:
         if not lib.remove(args.name):
             raise DubError.at(lib.path, None, "NAME",
@@ -111,11 +216,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v = sub.add_parser("voices", help="the voice library: add, list, show, remove, deny")
     vs = v.add_subparsers(dest="voices_command", required=True)
 
-    def common(p):
+    def common(p, server: bool = False):
         p.add_argument("--library", help="library file (default: $INDEXTTS_DUB_LIBRARY, else the user's data folder)")
+        if server:
+            p.add_argument("--server", help="a server's voices for your key instead (e.g. http://127.0.0.1:8000)")
+            p.add_argument("--key", help="with --server: your API key (default: $INDEXTTS_DUB_KEY)")
         return p
 
-    a = common(vs.add_parser("add", help="add a voice from a 3-15 s clip, with the speaker's consent"))
+    a = common(vs.add_parser("add", help="add a voice from a 3-15 s clip, with the speaker's consent"), True)
     a.add_argument("name")
     a.add_argument("clip")
     a.add_argument("--consent", required=True, help="the consent as given (required)")
@@ -124,11 +232,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--date", help="when consent was given (default: today, UTC)")
     a.add_argument("--replace", action="store_true", help="replace a voice of the same name")
     a.set_defaults(func=_add)
-    common(vs.add_parser("list", help="list voices and denied voices")).set_defaults(func=_list)
-    s = common(vs.add_parser("show", help="one voice: clip, consent, embedding, cached conditioning"))
+    common(vs.add_parser("list", help="list voices and denied voices"), True).set_defaults(func=_list)
+    s = common(vs.add_parser("show", help="one voice: clip, consent, embedding, cached conditioning"), True)
     s.add_argument("name")
     s.set_defaults(func=_show)
-    r = common(vs.add_parser("remove", help="remove a voice (and its clip when no other voice uses it)"))
+    r = common(vs.add_parser("remove", help="remove a voice (and its clip when no other voice uses it)"), True)
     r.add_argument("name")
     r.set_defaults(func=_remove)
     d = common(vs.add_parser("deny", help="deny a voice: clips too similar to it are refused"))

@@ -15,8 +15,16 @@ from ..fsio import Staging
 from . import jobs
 
 
+KEY_ENV = "INDEXTTS_DUB_KEY"        # the API key when the command line is given no --key
+
+
 class ServiceError(RuntimeError):
-    """The server could not be reached, refused the key, or failed the job (not bad input)."""
+    """The server could not be reached, refused the key, or failed the job (not bad input);
+    ``status``: the HTTP status, when the server answered."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class Client:
@@ -32,7 +40,10 @@ class Client:
         except requests.RequestException as exc:
             raise ServiceError(f"cannot reach {self.server}: {exc}") from None
         if resp.status_code == 422:
-            body = resp.json()
+            try:
+                body = resp.json()
+            except ValueError:
+                body = {"problems": [{"message": resp.text[:500]}]}
             raise DubError([Problem(p.get("file"), p.get("line"), p.get("field"), p.get("message", ""))
                             for p in body.get("problems", [])] or Problem(None, None, None, str(body)))
         if resp.status_code >= 400:
@@ -40,7 +51,7 @@ class Client:
                 detail = resp.json().get("detail", resp.text)
             except ValueError:
                 detail = resp.text
-            raise ServiceError(f"{method} {path}: {resp.status_code} {detail}")
+            raise ServiceError(f"{method} {path}: {resp.status_code} {detail}", resp.status_code)
         return resp
 
     def submit(self, subtitles: str | Path, cast: str | Path | None = None, video: str | Path | None = None,
@@ -72,6 +83,12 @@ class Client:
 
     def voices(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/voices").json()["voices"]
+
+    def voice(self, name: str) -> dict[str, Any]:
+        """One registered voice (``ServiceError`` with ``status`` 404 when there is none)."""
+        from urllib.parse import quote
+
+        return self._call("GET", f"/v1/voices/{quote(name, safe='')}").json()
 
     def remove_voice(self, name: str) -> None:
         from urllib.parse import quote

@@ -273,7 +273,8 @@ def test_tasks_redelivered_while_they_still_run_finish_the_job_once(tmp_path, mo
     # one task per group and stage, one plan, one delivery: no stage was queued twice
     assert {name: len(ids) for name, ids in tasks.items()} == {"indextts_dub.natural": 3, "indextts_dub.plan": 1,
                                                               "indextts_dub.fitted": 3, "indextts_dub.deliver": 1}
-    assert store.job(job)["synthesis_calls"] == json.loads(tree(store.out(job))["plan.json"])["summary"]["synthesis_calls"]
+    summary = json.loads(tree(store.out(job))["plan.json"])["summary"]
+    assert store.job(job)["synthesis_calls"] == summary["synthesis_calls"]
     assert tree(store.out(job)) == _local(tmp_path, src, monkeypatch)
 
 

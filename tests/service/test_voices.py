@@ -161,3 +161,61 @@ def test_jobs_use_the_callers_registered_voices_and_clone_only_with_consent(tmp_
     assert r.status_code == 422 and any("denied voice 'Withdrawn'" in e for e in r.json()["errors"]), r.text
     assert [j["state"] for j in requests.get(f"{server.url}/v1/jobs", headers=_auth(keys["acme"]),
                                              timeout=10).json()["jobs"]] == ["done", "done"]
+
+
+def test_the_voices_command_manages_a_servers_voices(tmp_path, monkeypatch, api, capsys):
+    """``indextts-dub voices add/list/show/remove --server URL``: the caller's voices over HTTP,
+    the key from --key or $INDEXTTS_DUB_KEY; the server's refusals as messages naming the flag or
+    the clip (exit 2), an unreachable server or a refused key in one line (exit 3); no traceback."""
+    from indextts_dub.cli import main
+    from support.service import free_port
+
+    server, keys = api
+    on = ["--server", server.url]
+    consent = ["--consent", CONSENT["consent"], "--by", CONSENT["by"], "--for", CONSENT["for"]]
+
+    def run(*argv, code=0):
+        got = main(list(argv))
+        out, err = capsys.readouterr()
+        assert got == code, (argv, got, out, err)
+        assert "Traceback" not in err
+        return out, err
+
+    out, _ = run("voices", "add", "mei", str(MEI), *consent, "--date", CONSENT["date"], *on, "--key", keys["acme"])
+    assert out.startswith("added mei: ") and "consent by Mei Chen (2026-11-20) for series dub" in out
+    monkeypatch.setenv("INDEXTTS_DUB_KEY", keys["acme"])
+    out, _ = run("voices", "list", *on)
+    assert out.startswith("mei ") and "consent: Mei Chen, 2026-11-20, for series dub" in out
+    out, _ = run("voices", "show", "mei", *on)
+    assert f"statement:   {CONSENT['consent']}" in out and "from mei.wav" in out
+    assert run("voices", "list", *on, "--key", keys["other"])[0] == f"no voices on {server.url}\n"
+
+    # the server's refusals: the flag, the clip by the path given, exit 2
+    _, err = run("voices", "add", "mei", str(MEI), *consent, *on, code=2)
+    assert err == ("error: <input>: NAME: a voice named 'mei' is already in the library; remove it first or "
+                   "pass --replace\n")
+    _, err = run("voices", "add", "x", str(MEI), *consent, "--date", "last week", *on, code=2)
+    assert "--date: 'last week' is not a date" in err, err
+    junk = tmp_path / "notes.wav"
+    junk.write_bytes(b"not audio at all" * 100)
+    _, err = run("voices", "add", "x", str(junk), *consent, *on, code=2)
+    assert err.startswith(f"error: {junk}: clip: "), err
+    _, err = run("voices", "show", "nobody", *on, code=2)
+    assert f"error: <input>: NAME: no voice named 'nobody' on {server.url}" in err
+    _, err = run("voices", "remove", "nobody", *on, code=2)
+    assert "no voice named 'nobody'" in err
+    _, err = run("voices", "list", *on, "--library", str(tmp_path / "lib.sqlite"), code=2)
+    assert "--server or --library" in err
+
+    # the server or the key: exit 3, one line
+    _, err = run("voices", "list", *on, "--key", "not-a-key", code=3)
+    assert err.startswith("error: service: GET /v1/voices: 401") and err.count("\n") == 1
+    _, err = run("voices", "list", "--server", f"http://127.0.0.1:{free_port()}", code=3)
+    assert err.startswith("error: service: cannot reach") and err.count("\n") == 1
+    monkeypatch.delenv("INDEXTTS_DUB_KEY")
+    _, err = run("voices", "list", *on, code=2)
+    assert "--key" in err and "INDEXTTS_DUB_KEY" in err
+
+    out, _ = run("voices", "remove", "mei", *on, "--key", keys["acme"])
+    assert out.startswith("removed mei from ")
+    assert run("voices", "list", *on, "--key", keys["acme"])[0] == f"no voices on {server.url}\n"
