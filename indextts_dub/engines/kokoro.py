@@ -155,7 +155,7 @@ class KokoroEngine(Engine):
         try:
             from misaki.zh import ZHG2P
         except ImportError:
-            raise EngineError("Mandarin needs misaki's zh front end: pip install 'misaki[zh]==0.9.4'") from None
+            raise EngineError("Mandarin needs misaki's pinyin-to-IPA: pip install misaki==0.9.4 ordered-set jieba") from None
         from ..text import zh
 
         out: list[str] = []

@@ -1,7 +1,8 @@
 """The Mandarin front end: every Han character's reading in context, as tone-number pinyin.
 
-* Words come from jieba; readings from pypinyin with its large phrase table
-  (``pypinyin-dict``'s ``large_pinyin``), so polyphones are read in context:
+* Words come from jieba; readings from pypinyin with the large phrase table of
+  ``pypinyin-dict`` (``large_pinyin``: what of it pypinyin's own tables read otherwise, 32 098
+  phrases, ships as package data, :func:`large_table`), so polyphones are read in context:
   重复 chong2, 重量 zhong4, 银行 hang2, 行走 xing2.
 * A few context rules cover what the tables miss (很长 chang2, 你得去 dei3, 数一数 shu3).
 * Pinyin the user wrote (``重(chóng)复`` or ``重(chong2)复``, normalised by
@@ -18,11 +19,14 @@ Readings are lexical (dictionary tones, 5 for neutral); tone sandhi is the engin
 from __future__ import annotations
 
 import functools
+import re
 import threading
+from pathlib import Path
 
 from .speech import HAN_RE, PINYIN_MARK
 
 _lock = threading.Lock()
+_SYLLABLE = re.compile(r"[a-zü]+[1-5]")
 
 # phrases the tables read wrongly or miss; added to jieba (so they stay one word) and pypinyin
 PHRASES = {
@@ -54,17 +58,26 @@ _DEI_BEFORE = "去来走做写说学吃喝买卖回跑睡等想找看带赶快�
 _DEI_AFTER = "我你他她它们都也就还可总必"
 
 
+LARGE_TABLE = Path(__file__).with_name("data") / "zh_phrases.tsv"
+
+
+def large_table() -> dict[str, list[list[str]]]:
+    """The phrases of pypinyin-dict's large table that pypinyin's own tables read otherwise
+    (package data, rebuilt by scripts/build_zh_phrases.py), as pypinyin's phrase dict."""
+    out = {}
+    for line in LARGE_TABLE.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            phrase, _, reading = line.partition("\t")
+            out[phrase] = [[s] for s in reading.split(" ")]
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _setup() -> None:
     import jieba
     from pypinyin import load_phrases_dict
 
-    try:
-        from pypinyin_dict.phrase_pinyin_data import large_pinyin
-
-        large_pinyin.load()
-    except ImportError:      # comes with misaki[zh]; without it pypinyin's own tables still work
-        pass
+    load_phrases_dict(large_table())
     jieba.setLogLevel(60)
     load_phrases_dict({k: [[s] for s in v.split()] for k, v in PHRASES.items()}, style="tone3")
     for k in PHRASES:
@@ -114,11 +127,13 @@ def words(text: str) -> list[tuple[str, list[str | None]]]:
     readings: list[str | None] = []
     for w in segs:
         if HAN_RE.search(w):
-            got = lazy_pinyin(w, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: [None] * len(s))
+            # a character with no reading in the tables (瓧) comes back as "?" (pypinyin styles
+            # whatever the error handler gives, so it cannot be None) and is read as nothing
+            got = lazy_pinyin(w, style=Style.TONE3, neutral_tone_with_five=True, errors=lambda s: ["?"] * len(s))
             if len(got) != len(w):          # pypinyin merged or split something: read per character
                 got = [lazy_pinyin(c, style=Style.TONE3, neutral_tone_with_five=True,
-                                   errors=lambda s: [None])[0] if HAN_RE.match(c) else None for c in w]
-            readings.extend(r if r and HAN_RE.match(c) else None for c, r in zip(w, got))
+                                   errors=lambda s: ["?"])[0] if HAN_RE.match(c) else None for c in w]
+            readings.extend(r if r and HAN_RE.match(c) and _SYLLABLE.fullmatch(r) else None for c, r in zip(w, got))
         else:
             readings.extend([None] * len(w))
     _rules(plain, readings)
