@@ -54,7 +54,7 @@ json.dump(out, sys.stdout)
 
 
 def closure(name: str, dists: dict, without: str | None = None) -> set[str]:
-    """``name`` and everything it pulls in, extras included (``misaki[zh]`` brings jieba...)."""
+    """``name`` and everything it pulls in, extras included (``celery[redis]`` brings redis...)."""
     seen: dict[str, set[str]] = {}
     todo: list[tuple[str, list[str]]] = [(name, [])]
     while todo:
