@@ -25,12 +25,18 @@ sys.path.insert(0, str(REPO))
 from dub_run import generate_episode  # noqa: E402
 
 
-def timed(srt: Path, cast: Path, out: Path) -> tuple[float, int]:
+def timed(srt: Path, cast: Path, out: Path) -> tuple[float, int, str]:
+    """Wall seconds, engine calls, and passes per line / share outside synthesis / stage times."""
     from indextts_dub.pipeline import dub
 
     t0 = time.perf_counter()
     res = dub(srt, cast=cast, out=out)
-    return time.perf_counter() - t0, res.facts.synthesis_calls
+    wall = time.perf_counter() - t0
+    f = res.facts
+    stages = ", ".join(f"{k} {v:.2f}" for k, v in (f.stage_seconds or {}).items())
+    detail = (f"passes/line {f.synthesis_calls / len(res.clips):.2f} (max {max(c.passes for c in res.clips)}), "
+              f"outside synthesis {100 * (wall - f.engine_seconds) / wall:.1f} %; stages (s): {stages}")
+    return wall, f.synthesis_calls, detail
 
 
 def main() -> int:
@@ -42,8 +48,8 @@ def main() -> int:
         tmp = Path(tmp)
         srt, cast = generate_episode(tmp, args.lines)
         out = tmp / "out"
-        full, full_calls = timed(srt, cast, out)
-        rows = [("full run", full, full_calls)]
+        rows = [("full run", *timed(srt, cast, out))]
+        full = rows[0][1]
         text = srt.read_text(encoding="utf-8")
         blocks = text.split("\n\n")
         middle = len(blocks) // 2
@@ -68,8 +74,9 @@ def main() -> int:
         srt.write_text("\n\n".join(blocks), encoding="utf-8")
         rows.append(("move one cue", *timed(srt, cast, out)))
     print(f"{args.lines}-line generated episode, built-in engine, take cache in the output folder")
-    for name, secs, calls in rows:
+    for name, secs, calls, detail in rows:
         print(f"  {name:16s} {secs:7.2f} s   ratio to full run {secs / full:6.3f}   engine calls {calls}")
+        print(f"  {'':16s} {detail}")
     if not args.skip_demo:
         dry_run_of_demo()
     return 0
