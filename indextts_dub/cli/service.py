@@ -15,7 +15,7 @@ def _service_module(name: str):
     try:
         return importlib.import_module(f"indextts_dub.service.{name}")
     except ImportError as exc:
-        if exc.name and exc.name.split(".")[0] in ("celery", "redis", "kombu", "fastapi", "uvicorn", "multipart"):
+        if exc.name and exc.name.split(".")[0] in ("celery", "redis", "kombu", "fastapi", "uvicorn", "multipart", "requests"):
             from ..engines import EngineError
 
             raise EngineError(f"the service needs {exc.name}: pip install 'indextts-dub[service]'") from None

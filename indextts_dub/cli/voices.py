@@ -36,12 +36,9 @@ def _server(args):
 
     from ..errors import Problem, SystemFault
 
-    try:
-        from ..service import client
-    except ImportError as exc:
-        from ..engines import EngineError
+    from .service import _service_module
 
-        raise EngineError(f"--server needs {exc.name}: pip install 'indextts-dub[service]'") from None
+    client = _service_module("client")
     key = args.key or os.environ.get(client.KEY_ENV)
     if not key:
         raise DubError.at(None, None, "--key", f"--server needs an API key: --key KEY or ${client.KEY_ENV}")
@@ -63,9 +60,13 @@ def _server(args):
         raise SystemFault(f"service: {args.server} did not answer as an indextts-dub server ({exc})") from None
 
 
-def _check_where(args) -> None:
-    if getattr(args, "server", None) and args.library:
-        raise DubError.at(None, None, "--server", "give --server or --library, not both")
+def _here_or_there(local, remote):
+    """The command for ``args``: ``remote`` with ``--server``, else ``local`` (the library)."""
+    def run(args) -> int:
+        if args.server and args.library:
+            raise DubError.at(None, None, "--server", "give --server or --library, not both")
+        return (remote if args.server else local)(args)
+    return run
 
 
 def _remote_add(args) -> int:
@@ -117,9 +118,6 @@ def _open(args, write: bool):
 
 
 def _add(args) -> int:
-    _check_where(args)
-    if args.server:
-        return _remote_add(args)
     from ..voices.library import consent_record
 
     consent = consent_record(args.name, args.consent, args.by, args.purpose, args.date)
@@ -132,9 +130,6 @@ def _add(args) -> int:
 
 
 def _list(args) -> int:
-    _check_where(args)
-    if args.server:
-        return _remote_list(args)
     from ..voices.library import Library, default_path
 
     path = args.library or default_path()
@@ -159,9 +154,6 @@ def _list(args) -> int:
 
 
 def _show(args) -> int:
-    _check_where(args)
-    if args.server:
-        return _remote_show(args)
     with _open(args, False) as lib:
         e = lib.get(args.name)
         if e is None:
@@ -184,9 +176,6 @@ def _show(args) -> int:
 
 
 def _remove(args) -> int:
-    _check_where(args)
-    if args.server:
-        return _remote_remove(args)
     with _open(args, True) as lib:
         if not lib.remove(args.name):
             raise DubError.at(lib.path, None, "NAME",
@@ -231,14 +220,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--for", dest="purpose", help="what the voice may be used for (default: dubbing)")
     a.add_argument("--date", help="when consent was given (default: today, UTC)")
     a.add_argument("--replace", action="store_true", help="replace a voice of the same name")
-    a.set_defaults(func=_add)
-    common(vs.add_parser("list", help="list voices and denied voices"), True).set_defaults(func=_list)
+    a.set_defaults(func=_here_or_there(_add, _remote_add))
+    common(vs.add_parser("list", help="list voices and denied voices"), True).set_defaults(
+        func=_here_or_there(_list, _remote_list))
     s = common(vs.add_parser("show", help="one voice: clip, consent, embedding, cached conditioning"), True)
     s.add_argument("name")
-    s.set_defaults(func=_show)
+    s.set_defaults(func=_here_or_there(_show, _remote_show))
     r = common(vs.add_parser("remove", help="remove a voice (and its clip when no other voice uses it)"), True)
     r.add_argument("name")
-    r.set_defaults(func=_remove)
+    r.set_defaults(func=_here_or_there(_remove, _remote_remove))
     d = common(vs.add_parser("deny", help="deny a voice: clips too similar to it are refused"))
     d.add_argument("name")
     d.add_argument("clip")
